@@ -1,0 +1,22 @@
+/**
+ * Errors a user can act on. The library throws them; the CLI prints `message` alone (no stack)
+ * and exits non-zero. Messages name the file or argument at fault and say how to fix it.
+ */
+export class Glas3dError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A NIfTI file that cannot be read or written as asked. */
+export class NiftiError extends Glas3dError {}
+
+/** An atlas or its names file that is malformed. */
+export class AtlasError extends Glas3dError {}
+
+/** A model that cannot take the input, or whose output is unusable. */
+export class ModelError extends Glas3dError {}
+
+/** Options that contradict each other or are out of range. */
+export class OptionError extends Glas3dError {}
