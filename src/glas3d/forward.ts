@@ -1,0 +1,87 @@
+import { ModelError } from '../errors.js';
+import type { Classifier } from './classifier.js';
+
+/** Probabilities may miss [0, 1] by float rounding; beyond this they are not probabilities. */
+const PROBABILITY_TOLERANCE = 1e-4;
+
+/**
+ * Feeds a classifier from one preallocated batch buffer (batchSize samples), so peak memory
+ * does not depend on how many samples are run. Callers write samples into `slot(k)` and call
+ * `run(n)`; every output is checked before anyone reads it. Counts passes and model time.
+ */
+export class ForwardPassRunner {
+  readonly buffer: Float32Array;
+  readonly batchSize: number;
+  readonly sampleSize: number;
+  forwardPasses = 0;
+  modelMs = 0;
+
+  constructor(readonly classifier: Classifier) {
+    const { batchSize, classes } = classifier;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new ModelError(
+        `Model batch size ${batchSize} is not usable: it must be a whole number ≥ 1.`,
+      );
+    }
+    if (!Number.isInteger(classes) || classes < 1) {
+      throw new ModelError(`Model reports ${classes} classes; it must be a whole number ≥ 1.`);
+    }
+    this.batchSize = batchSize;
+    this.sampleSize = classifier.inputShape.reduce((p, d) => p * d, 1);
+    this.buffer = new Float32Array(batchSize * this.sampleSize);
+  }
+
+  /** Element offset of batch slot k in `buffer`. */
+  offset(k: number): number {
+    return k * this.sampleSize;
+  }
+
+  /**
+   * Runs the first n samples of the buffer. The classifier gets a view of exactly n samples on
+   * the same memory each time; the probabilities it returns are checked and returned as given.
+   */
+  async run(n: number): Promise<Float32Array> {
+    const batch = n === this.batchSize ? this.buffer : this.buffer.subarray(0, n * this.sampleSize);
+    const start = performance.now();
+    const probabilities = await this.classifier.predict(batch, n);
+    this.modelMs += performance.now() - start;
+    this.forwardPasses += n;
+    checkProbabilities(probabilities, n, this.classifier.classes);
+    return probabilities;
+  }
+}
+
+/** Throws a ModelError unless `p` holds n rows of `classes` finite probabilities. */
+export function checkProbabilities(p: Float32Array, n: number, classes: number): void {
+  if (!p || typeof p.length !== 'number' || p.length < n * classes) {
+    throw new ModelError(
+      `Model returned ${p?.length ?? 'no'} values for ${n} sample(s) of ${classes} classes; ` +
+        `expected ${n * classes} probabilities.`,
+    );
+  }
+  for (let i = 0; i < n * classes; i++) {
+    const v = p[i];
+    if (!(v >= -PROBABILITY_TOLERANCE && v <= 1 + PROBABILITY_TOLERANCE)) {
+      const row = Math.floor(i / classes);
+      const what = Number.isNaN(v) ? 'NaN' : `${v}, which is not a probability`;
+      throw new ModelError(
+        `Model returned ${what} for class ${i % classes} of sample ${row} in a batch of ${n}; ` +
+          `check that the model outputs probabilities (softmax) and that the input holds no NaN.`,
+      );
+    }
+  }
+}
+
+/** Index of the largest value among the first `classes` entries of row `row`. */
+export function argmaxRow(p: Float32Array, row: number, classes: number): number {
+  let best = 0;
+  let bestValue = -Infinity;
+  for (let c = 0; c < classes; c++) {
+    const v = p[row * classes + c];
+    if (v > bestValue) {
+      bestValue = v;
+      best = c;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,244 @@
+import { OptionError } from '../errors.js';
+import type { Classifier } from './classifier.js';
+import { argmaxRow, ForwardPassRunner } from './forward.js';
+import { fuseMap } from './fusion.js';
+import type { GridLayout } from './layout.js';
+import { resolveGridLayout } from './layout.js';
+import { createSeparableMask, setGaussianMask } from './masks.js';
+import { perturbInto } from './perturb.js';
+import type { SearchPoint } from './search-points.js';
+import { searchPointsFromList } from './search-points.js';
+import type { GlasMode, SigmaSet } from './validate.js';
+import {
+  checkBaseline,
+  checkLambda,
+  checkMode,
+  checkSample,
+  checkSigmaSets,
+  checkTargetClass,
+  perturbationsFor,
+} from './validate.js';
+
+/** λ of eq. 2: keeps f_s, and so the fused weight, from being exactly 0. */
+export const DEFAULT_LAMBDA = 1e-5;
+
+/** The sample to explain, in the model's memory layout, and where its grid lies. */
+export interface GlasInput {
+  /** One sample, prod(classifier.inputShape) floats, C order, batch axis excluded. */
+  readonly sample: Float32Array;
+  /** What light and shadow blend toward: a sample-sized array, or one number (0 = the paper). */
+  readonly baseline: Float32Array | number;
+  /** For each grid axis (0 = x, 1 = y, 2 = z) the tensor axis that holds it. */
+  readonly gridAxes: readonly number[];
+  /** Physical size of one grid step per grid axis; sigmas are in the same units. */
+  readonly spacing: readonly number[];
+}
+
+export interface GlasOptions {
+  /** Search points μ_i in grid (voxel index) coordinates. */
+  readonly points: readonly SearchPoint[];
+  /** One result is returned per sigma set. */
+  readonly sigmas: readonly SigmaSet[];
+  /** Default 'fusion'. */
+  readonly mode?: GlasMode;
+  /** Class y to explain; default the model's top class on the unperturbed sample. */
+  readonly targetClass?: number;
+  /** λ of eq. 2; default 1e-5. */
+  readonly lambda?: number;
+  /** Called after every model call with forward passes done and the total to run. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface GlasSigmaResult {
+  readonly sigma: SigmaSet;
+  /** Eq. 3's S in grid order (axis 0 fastest: x + nx·(y + ny·z)). */
+  readonly map: Float32Array;
+  /** f_l(μ_i) = P(y | light) per point (eq. 1); NaN where the mode runs no light pass. */
+  readonly light: Float64Array;
+  /** f_s(μ_i) = |P(y|I) − P(y | shadow)| + λ per point (eq. 2); NaN without shadow passes. */
+  readonly shadow: Float64Array;
+  /** P(y | shadow) − P(y|I) per point: negative where shadowing the point lowers the class. */
+  readonly shadowDelta: Float64Array;
+  /** The mode's weight w_i of eq. 3: f_l·f_s, f_l or f_s. */
+  readonly score: Float64Array;
+}
+
+export interface GlasResult {
+  readonly targetClass: number;
+  /** P(y | I) on the unperturbed sample. */
+  readonly pOriginal: number;
+  /** All class probabilities on the unperturbed sample. */
+  readonly probabilities: Float32Array;
+  readonly perSigma: GlasSigmaResult[];
+  /** Samples run through the model: 1 + sigma sets × points × (1 or 2). */
+  readonly forwardPasses: number;
+  readonly timing: { readonly totalMs: number; readonly modelMs: number };
+}
+
+/**
+ * GLAS (eq. 1–3): perturbs the sample with a Gaussian light and/or shadow at every search point,
+ * for every sigma set, and fuses the class responses into one map per sigma set.
+ */
+export async function runGlas(
+  classifier: Classifier,
+  input: GlasInput,
+  options: GlasOptions,
+): Promise<GlasResult> {
+  const start = performance.now();
+  const mode = options.mode ?? 'fusion';
+  const lambda = options.lambda ?? DEFAULT_LAMBDA;
+  const layout = resolveGridLayout(classifier.inputShape, input.gridAxes, input.spacing);
+  checkSample(input.sample, layout);
+  checkBaseline(input.baseline, layout);
+  checkMode(mode);
+  checkLambda(lambda);
+  checkSigmaSets(options.sigmas);
+  const points = checkedPoints(options.points, layout);
+  const runner = new ForwardPassRunner(classifier);
+  if (options.targetClass !== undefined) checkTargetClass(options.targetClass, classifier.classes);
+
+  const total = 1 + options.sigmas.length * points.length * perturbationsFor(mode).length;
+  const probabilities = await predictOne(runner, input.sample);
+  const targetClass = options.targetClass ?? argmaxRow(probabilities, 0, classifier.classes);
+  options.onProgress?.(1, total);
+
+  const perSigma = await perturbAndFuse(runner, {
+    layout,
+    sample: input.sample,
+    baseline: input.baseline,
+    points,
+    sigmas: options.sigmas,
+    mode,
+    lambda,
+    targetClass,
+    pReference: probabilities[targetClass],
+    onProgress: options.onProgress && ((done) => options.onProgress?.(1 + done, total)),
+  });
+  return {
+    targetClass,
+    pOriginal: probabilities[targetClass],
+    probabilities,
+    perSigma,
+    forwardPasses: runner.forwardPasses,
+    timing: { totalMs: performance.now() - start, modelMs: runner.modelMs },
+  };
+}
+
+/** Checks points against the layout's grid; throws OptionError when there are none. */
+export function checkedPoints(points: readonly SearchPoint[], layout: GridLayout): SearchPoint[] {
+  const checked = searchPointsFromList(points, layout.gridDims);
+  if (checked.length === 0) {
+    throw new OptionError('No search points given: GLAS needs at least one.');
+  }
+  return checked;
+}
+
+/** Runs one sample alone and returns a copy of its class probabilities. */
+export async function predictOne(
+  runner: ForwardPassRunner,
+  sample: Float32Array,
+): Promise<Float32Array> {
+  runner.buffer.set(sample, 0);
+  const p = await runner.run(1);
+  return Float32Array.from(p.subarray(0, runner.classifier.classes));
+}
+
+/** Everything `perturbAndFuse` needs once the unperturbed response is known. */
+export interface PerturbAndFuseJob {
+  readonly layout: GridLayout;
+  readonly sample: Float32Array;
+  readonly baseline: Float32Array | number;
+  readonly points: readonly SearchPoint[];
+  readonly sigmas: readonly SigmaSet[];
+  readonly mode: GlasMode;
+  readonly lambda: number;
+  readonly targetClass: number;
+  /** P(y | sample), the reference of eq. 2. */
+  readonly pReference: number;
+  /** Perturbed passes done so far, after every model call. */
+  readonly onProgress?: (done: number) => void;
+}
+
+/**
+ * The core of GLAS once P(y|I) is known (validated inputs assumed). Streams every
+ * (sigma set, point, light/shadow) perturbation through the runner's one batch buffer.
+ */
+export async function perturbAndFuse(
+  runner: ForwardPassRunner,
+  job: PerturbAndFuseJob,
+): Promise<GlasSigmaResult[]> {
+  const { layout, sample, baseline, points, sigmas, mode, lambda, targetClass, pReference } = job;
+  const kinds = perturbationsFor(mode);
+  const pointCount = points.length;
+  const perSet = pointCount * kinds.length;
+  const itemCount = sigmas.length * perSet;
+  const classes = runner.classifier.classes;
+
+  const light = sigmas.map(() => new Float64Array(pointCount).fill(NaN));
+  const shadow = sigmas.map(() => new Float64Array(pointCount).fill(NaN));
+  const shadowDelta = sigmas.map(() => new Float64Array(pointCount).fill(NaN));
+
+  const mask = createSeparableMask(layout);
+  const slotItem = new Int32Array(runner.batchSize);
+  let filled = 0;
+  let done = 0;
+  const flush = async (): Promise<void> => {
+    const p = await runner.run(filled);
+    for (let s = 0; s < filled; s++) {
+      const item = slotItem[s];
+      const set = Math.floor(item / perSet);
+      const rest = item - set * perSet;
+      const point = Math.floor(rest / kinds.length);
+      const py = p[s * classes + targetClass];
+      if (kinds[rest % kinds.length] === 'light') {
+        light[set][point] = py;
+      } else {
+        const delta = py - pReference;
+        shadowDelta[set][point] = delta;
+        shadow[set][point] = Math.abs(delta) + lambda;
+      }
+    }
+    done += filled;
+    filled = 0;
+    job.onProgress?.(done);
+  };
+
+  for (let item = 0; item < itemCount; item++) {
+    const set = Math.floor(item / perSet);
+    const rest = item - set * perSet;
+    const kind = kinds[rest % kinds.length];
+    const sigma = kind === 'light' ? sigmas[set].light : sigmas[set].shadow;
+    setGaussianMask(mask, layout, points[Math.floor(rest / kinds.length)], sigma);
+    perturbInto(runner.buffer, runner.offset(filled), sample, baseline, mask, kind);
+    slotItem[filled++] = item;
+    if (filled === runner.batchSize) await flush();
+  }
+  if (filled > 0) await flush();
+
+  return sigmas.map((sigma, set) => {
+    const score = new Float64Array(pointCount);
+    for (let i = 0; i < pointCount; i++) {
+      score[i] =
+        mode === 'fusion'
+          ? light[set][i] * shadow[set][i]
+          : mode === 'light'
+            ? light[set][i]
+            : shadow[set][i];
+    }
+    const map = fuseMap({
+      gridDims: layout.gridDims,
+      spacing: layout.spacing,
+      points,
+      weights: score,
+      sigmaSpatial: sigma.spatial,
+    });
+    return {
+      sigma,
+      map,
+      light: light[set],
+      shadow: shadow[set],
+      shadowDelta: shadowDelta[set],
+      score,
+    };
+  });
+}

@@ -1,0 +1,93 @@
+import type { GridLayout } from './layout.js';
+
+/**
+ * Fills out[i] = exp(-((i - centre) * step)^2 * inverseScale) for i = 0..out.length-1.
+ * inverseScale is 1/(2σ²) for the light/shadow masks and 1/σ² for the fusion weight of eq. 3.
+ * This is the only place an exp is taken: once per grid line, never per voxel.
+ */
+export function gaussianFactorInto(
+  out: Float64Array,
+  centre: number,
+  step: number,
+  inverseScale: number,
+): void {
+  for (let i = 0; i < out.length; i++) {
+    const d = (i - centre) * step;
+    out[i] = Math.exp(-d * d * inverseScale);
+  }
+}
+
+/**
+ * Writes the Kronecker (outer) product of `factors` into `out`, first factor slowest:
+ * out[((i0·n1 + i1)·n2 + i2)…] = f0[i0]·f1[i1]·f2[i2]…  Only the first `count` factors are
+ * used; none gives [1].
+ * Built in place, back to front, so it needs no scratch beyond `out`.
+ */
+export function outerProductInto(
+  factors: readonly Float64Array[],
+  out: Float64Array,
+  count = factors.length,
+): void {
+  let length = 1;
+  out[0] = 1;
+  for (let k = 0; k < count; k++) {
+    const f = factors[k];
+    const d = f.length;
+    // Entry i of the previous product fans out to [i·d, i·d + d); going from the back never
+    // overwrites an entry before it is read (i·d ≥ i).
+    for (let i = length - 1; i >= 0; i--) {
+      const p = out[i];
+      const base = i * d;
+      for (let j = d - 1; j >= 0; j--) out[base + j] = p * f[j];
+    }
+    length *= d;
+  }
+}
+
+/**
+ * A mask over one model sample that is a product of 1-D factors, one per tensor axis:
+ * G[i0, …, iR-1] = Π_t factors[t][it]. Broadcast (channel) axes hold ones.
+ * `rowFactors` caches the product of all factors but the last one, one value per run of the
+ * fastest tensor axis, so applying the mask costs one multiply per element.
+ */
+export interface SeparableMask {
+  readonly shape: readonly number[];
+  readonly factors: Float64Array[];
+  readonly rowFactors: Float64Array;
+}
+
+/** Allocates a mask for the layout's sample shape, all ones. Reuse it for every search point. */
+export function createSeparableMask(layout: GridLayout): SeparableMask {
+  const shape = layout.shape;
+  const factors = shape.map((d) => new Float64Array(d).fill(1));
+  const rows = layout.sampleSize / shape[shape.length - 1];
+  const rowFactors = new Float64Array(rows).fill(1);
+  return { shape, factors, rowFactors };
+}
+
+/**
+ * Sets `mask` to the unit-peak Gaussian G(μ, σ): g_a[i] = exp(-((i − μ_a)·spacing_a)² / (2σ²))
+ * along each grid axis a, with μ in grid (voxel index) coordinates and σ in physical units.
+ */
+export function setGaussianMask(
+  mask: SeparableMask,
+  layout: GridLayout,
+  centre: readonly number[],
+  sigma: number,
+): void {
+  const inverseScale = 1 / (2 * sigma * sigma);
+  for (let a = 0; a < layout.gridAxes.length; a++) {
+    gaussianFactorInto(
+      mask.factors[layout.gridAxes[a]],
+      centre[a],
+      layout.spacing[a],
+      inverseScale,
+    );
+  }
+  updateRowFactors(mask);
+}
+
+/** Recomputes `rowFactors` after `factors` were written directly. */
+export function updateRowFactors(mask: SeparableMask): void {
+  outerProductInto(mask.factors, mask.rowFactors, mask.factors.length - 1);
+}
