@@ -6,3 +6,4 @@ export * from './orientation.js';
 export * from './resample.js';
 export * from './volume.js';
 export { writeFileAtomic } from './atomic.js';
+export * from './smooth.js';

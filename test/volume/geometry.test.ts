@@ -200,3 +200,26 @@ describe('resampling through world coordinates', () => {
     expect(resample(sampleField(source), bigger, 'linear').data[0]).toBe(0);
   });
 });
+
+describe('Gaussian smoothing in mm', () => {
+  it('keeps a constant volume constant and spreads a point by σ in mm on anisotropic voxels', async () => {
+    const { gaussianSmooth } = await import('../../src/volume/index.js');
+    const dims: [number, number, number] = [41, 21, 11];
+    const affine: Affine = [
+      [1, 0, 0, 0],
+      [0, 2, 0, 0],
+      [0, 0, 4, 0],
+      [0, 0, 0, 1],
+    ];
+    const flat = gaussianSmooth({ dims, affine, data: new Float32Array(41 * 21 * 11).fill(3) }, 6);
+    for (const v of flat.data) expect(v).toBeCloseTo(3, 5);
+    const point = new Float32Array(41 * 21 * 11);
+    const centre = 20 + 41 * (10 + 21 * 5);
+    point[centre] = 1;
+    const out = gaussianSmooth({ dims, affine, data: point }, 4).data;
+    // Along each axis the profile falls as exp(−d²/2σ²) with d in mm: 8 mm = 2σ → e^−2.
+    expect(out[centre + 8] / out[centre]).toBeCloseTo(Math.exp(-2), 2); // x: 8 voxels of 1 mm
+    expect(out[centre + 4 * 41] / out[centre]).toBeCloseTo(Math.exp(-2), 2); // y: 4 voxels of 2 mm
+    expect(out[centre + 2 * 41 * 21] / out[centre]).toBeCloseTo(Math.exp(-2), 2); // z: 2 voxels of 4 mm
+  });
+});
