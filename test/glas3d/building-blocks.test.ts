@@ -1,0 +1,183 @@
+/** The exported pieces on their own: grids of search points, products, masks, dimming, fusion. */
+import { describe, expect, it } from 'vitest';
+import {
+  attenuateInto,
+  createSeparableMask,
+  fuseMap,
+  gridSearchPoints,
+  nearestGridIndex,
+  outerProductInto,
+  perturbInto,
+  resolveGridLayout,
+  searchPointsFromList,
+  setGaussianMask,
+} from '../../src/glas3d/index.js';
+import { OptionError } from '../../src/errors.js';
+import { maxRelativeDifference, product, seededRandom, unravel } from './oracles.js';
+
+describe('gridSearchPoints', () => {
+  it('gives the centres of k×k cells, x fastest', () => {
+    expect(gridSearchPoints([4, 6], 2)).toEqual([
+      [0.5, 1],
+      [2.5, 1],
+      [0.5, 4],
+      [2.5, 4],
+    ]);
+  });
+
+  it('gives k³ points in 3-D, one count per axis allowed', () => {
+    expect(gridSearchPoints([91, 109, 91], 3)).toHaveLength(27);
+    const points = gridSearchPoints([10, 20, 30], [1, 2, 3]);
+    expect(points).toHaveLength(6);
+    expect(points[0]).toEqual([4.5, 4.5, 4.5]);
+    expect(points[5]).toEqual([4.5, 14.5, 24.5]);
+  });
+
+  it('matches the paper: 15×15 on 224×224', () => {
+    const points = gridSearchPoints([224, 224], 15);
+    expect(points).toHaveLength(225);
+    expect(points[0][0]).toBeCloseTo(224 / 30 - 0.5, 12);
+    // Symmetric: the last centre is as far from the last pixel as the first from pixel 0.
+    expect(points[224][1]).toBeCloseTo(223 - (224 / 30 - 0.5), 12);
+  });
+
+  it('rejects bad cell counts', () => {
+    expect(() => gridSearchPoints([4, 4], 0)).toThrow(OptionError);
+    expect(() => gridSearchPoints([4, 4], [2])).toThrow(OptionError);
+  });
+});
+
+describe('searchPointsFromList', () => {
+  it('passes points through as copies', () => {
+    const list = [
+      [1, 2, 3],
+      [4.5, 5, 6],
+    ];
+    const points = searchPointsFromList(list, [10, 10, 10]);
+    expect(points).toEqual(list);
+    expect(points[0]).not.toBe(list[0]);
+  });
+
+  it('names the bad point', () => {
+    expect(() => searchPointsFromList([[1, 2]], [10, 10, 10])).toThrow(/Search point 0/);
+    expect(() => searchPointsFromList([[1, NaN]], [10, 10])).toThrow(OptionError);
+  });
+});
+
+describe('outerProductInto', () => {
+  it('is the Kronecker product, first factor slowest', () => {
+    const out = new Float64Array(6);
+    outerProductInto([Float64Array.of(1, 2), Float64Array.of(3, 5, 7)], out);
+    expect(Array.from(out)).toEqual([3, 5, 7, 6, 10, 14]);
+    const one = new Float64Array(1);
+    outerProductInto([], one);
+    expect(one[0]).toBe(1);
+  });
+});
+
+describe('perturbInto and attenuateInto against the plain formulas', () => {
+  for (const [shape, gridAxes, spacing] of [
+    [
+      [10, 12, 3],
+      [1, 0],
+      [0.8, 1.2],
+    ],
+    [
+      [2, 5, 6, 7],
+      [3, 1, 2],
+      [1.5, 1, 2.5],
+    ],
+  ] as const) {
+    const layout = resolveGridLayout(shape, gridAxes, spacing);
+    const size = layout.sampleSize;
+    const rand = seededRandom(1);
+    const sample = Float32Array.from({ length: size }, () => rand());
+    const baseline = Float32Array.from({ length: size }, () => rand());
+    const gridOf = (f: number): number[] => {
+      const c = unravel(f, shape);
+      return gridAxes.map((t) => c[t]);
+    };
+
+    it(`perturbInto, shape [${shape.join(', ')}]`, () => {
+      const mask = createSeparableMask(layout);
+      const mu = layout.gridDims.map((n) => n / 2 - 0.3);
+      setGaussianMask(mask, layout, mu, 2);
+      const out = new Float32Array(3 * size);
+      for (const kind of ['light', 'shadow'] as const) {
+        perturbInto(out, size, sample, baseline, mask, kind);
+        for (let f = 0; f < size; f++) {
+          const x = gridOf(f);
+          let d2 = 0;
+          for (let a = 0; a < x.length; a++) d2 += ((x[a] - mu[a]) * spacing[a]) ** 2;
+          const G = Math.exp(-d2 / 8);
+          const want =
+            kind === 'light'
+              ? sample[f] * G + baseline[f] * (1 - G)
+              : sample[f] * (1 - G) + baseline[f] * G;
+          expect(out[size + f]).toBeCloseTo(want, 6);
+        }
+      }
+      // Only the slot written was touched.
+      expect(out[0]).toBe(0);
+      expect(out[3 * size - 1]).toBe(0);
+    });
+
+    it(`attenuateInto, shape [${shape.join(', ')}]`, () => {
+      const gridMap = Float32Array.from({ length: layout.gridSize }, () => rand());
+      const out = new Float32Array(size);
+      attenuateInto(out, sample, baseline, layout, gridMap);
+      for (let f = 0; f < size; f++) {
+        const x = gridOf(f);
+        let g = 0;
+        for (let a = x.length - 1; a >= 0; a--) g = g * layout.gridDims[a] + x[a];
+        const want = baseline[f] + (sample[f] - baseline[f]) * (1 - gridMap[g]);
+        expect(out[f]).toBeCloseTo(want, 6);
+      }
+      // In place, with a constant baseline 0: I ← I ⊙ (1 − S).
+      const inPlace = Float32Array.from(sample);
+      attenuateInto(inPlace, inPlace, 0, layout, gridMap);
+      for (let f = 0; f < size; f += 5) {
+        const x = gridOf(f);
+        let g = 0;
+        for (let a = x.length - 1; a >= 0; a--) g = g * layout.gridDims[a] + x[a];
+        expect(inPlace[f]).toBeCloseTo(sample[f] * (1 - gridMap[g]), 6);
+      }
+    });
+  }
+});
+
+describe('fuseMap', () => {
+  it('divides by σ² (not 2σ²), uses physical distance and 1/|Ω|', () => {
+    const gridDims = [5, 4, 3];
+    const spacing = [2, 1, 3];
+    const points = [
+      [1, 2, 0.5],
+      [3.5, 0, 2],
+    ];
+    const weights = [0.7, 0.2];
+    const out = new Float32Array(product(gridDims));
+    const map = fuseMap({ gridDims, spacing, points, weights, sigmaSpatial: 2.5 }, out);
+    expect(map).toBe(out);
+    const want = new Float64Array(out.length);
+    for (let z = 0, g = 0; z < 3; z++)
+      for (let y = 0; y < 4; y++)
+        for (let x = 0; x < 5; x++, g++) {
+          for (let i = 0; i < 2; i++) {
+            const D =
+              ((x - points[i][0]) * 2) ** 2 +
+              ((y - points[i][1]) * 1) ** 2 +
+              ((z - points[i][2]) * 3) ** 2;
+            want[g] += (Math.exp(-D / 6.25) * weights[i]) / 2;
+          }
+        }
+    expect(maxRelativeDifference(map, want)).toBeLessThan(1e-6);
+  });
+});
+
+describe('nearestGridIndex', () => {
+  it('rounds and clamps into the grid, grid order', () => {
+    const layout = resolveGridLayout([1, 4, 3, 2], [3, 2, 1], [1, 1, 1]);
+    expect(nearestGridIndex([1.4, 1.6, 2.2], layout)).toBe(1 + 2 * 2 + 2 * 6);
+    expect(nearestGridIndex([-3, 9, 1], layout)).toBe(0 + 2 * 2 + 1 * 6);
+  });
+});
