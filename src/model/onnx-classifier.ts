@@ -1,0 +1,538 @@
+/**
+ * A Classifier over an ONNX model run by onnxruntime-node: reads the model's input and output
+ * from the session, works out the layout and the number of classes, and turns raw outputs into
+ * probability rows. Every problem a user can fix is a ModelError or OptionError naming the model.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { ModelError, OptionError } from '../errors.js';
+import type { Classifier } from '../glas3d/classifier.js';
+import {
+  ACTIVATIONS,
+  firstNonFinite,
+  isSimplexRows,
+  softmaxRows,
+  twoClassRows,
+  type Activation,
+} from './activation.js';
+import {
+  defaultAxisOrder,
+  gridAxesOf,
+  inferLayout,
+  LAYOUTS,
+  spatialRank,
+  type AxisOrder,
+  type GridAxes,
+  type Layout,
+} from './layout.js';
+import {
+  formatShape,
+  ioFromProto,
+  ioFromSession,
+  isSymbolic,
+  type ModelIo,
+  type TensorIo,
+} from './model-io.js';
+
+export type Device = 'cpu' | 'cuda' | 'webgpu';
+export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'webgpu'];
+
+export const DEFAULT_BATCH_SIZE = 16;
+
+export interface OnnxClassifierOptions {
+  /** Input layout; inferred from the input shape when unambiguous. */
+  layout?: Layout;
+  /** Which grid axis each spatial tensor axis holds (see layout.ts); default 'xyz' for volumes. */
+  axes?: AxisOrder;
+  /** How raw outputs become probabilities (default 'auto'). */
+  activation?: Activation;
+  /** Which output to use when the model has several (default: the first). */
+  outputName?: string;
+  /** Samples per run (default 16); a model with a fixed batch dimension imposes its own. */
+  batchSize?: number;
+  /** Execution device (default 'cpu'). */
+  device?: Device;
+  /**
+   * Sample shape (batch excluded) for models whose input declares symbolic or unknown dims
+   * other than the batch; fixed dims must agree with the model.
+   */
+  inputShape?: readonly number[];
+  /** CPU threads inside one operator (default: the number of CPUs). */
+  intraOpNumThreads?: number;
+  /** Name used in messages when the model is given as bytes (default 'in-memory model'). */
+  modelName?: string;
+}
+
+const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+const cpuCount = () =>
+  typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+/**
+ * An onnxruntime error message without its C++ source location and failed-check text, e.g.
+ * "/onnxruntime_src/…/webgpu_context.cc:136 …::<lambda()> x == y was false. Failed to get a
+ * WebGPU adapter: …" → "Failed to get a WebGPU adapter: …".
+ */
+const errorText = (e: unknown) =>
+  (e instanceof Error ? e.message : String(e)).trim().replace(/^\/\S+:\d+ .*? was false\. /s, '');
+
+const CUDA_ADVICE =
+  'To use CUDA, reinstall onnxruntime-node with `npm install onnxruntime-node --onnxruntime-node-install=cuda12` ' +
+  'on a machine with CUDA 12 and cuDNN 9 (the flag downloads the CUDA provider, which npm does not bundle), ' +
+  'or use --device cpu.';
+const WEBGPU_ADVICE =
+  'WebGPU needs a GPU with a working Vulkan (Linux), D3D12 (Windows) or Metal (macOS) driver; ' +
+  'or use --device cpu.';
+
+function deviceError(device: Device, modelName: string, detail: string): ModelError {
+  const advice = device === 'cuda' ? CUDA_ADVICE : WEBGPU_ADVICE;
+  return new ModelError(
+    `device '${device}' is not available for model ${modelName}: ${detail}. ${advice}`,
+  );
+}
+
+function sessionOptions(device: Device, threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [device],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: threads,
+    // One model runs at a time: parallelism lives inside operators.
+    interOpNumThreads: 1,
+    // Errors only: warnings about node placement are noise for users.
+    logSeverityLevel: 3,
+  };
+}
+
+async function createSession(
+  model: string | Uint8Array,
+  modelName: string,
+  device: Device,
+  threads: number,
+): Promise<ort.InferenceSession> {
+  if (device !== 'cpu') {
+    const backends = ort.listSupportedBackends().map((b) => b.name);
+    if (!backends.includes(device))
+      throw deviceError(
+        device,
+        modelName,
+        `this onnxruntime-node build for ${process.platform}/${process.arch} has no '${device}' backend (it has: ${backends.join(', ')})`,
+      );
+  }
+  const create = (d: Device) =>
+    typeof model === 'string'
+      ? ort.InferenceSession.create(model, sessionOptions(d, threads))
+      : ort.InferenceSession.create(model, sessionOptions(d, threads));
+  try {
+    return await create(device);
+  } catch (e) {
+    if (device !== 'cpu') {
+      // Tell a device failure from a bad model: if the CPU takes the model, the device is at fault.
+      const cpu = await create('cpu').catch(() => undefined);
+      if (cpu) {
+        await cpu.release();
+        throw deviceError(device, modelName, errorText(e));
+      }
+    }
+    throw new ModelError(`${modelName} is not a valid ONNX model: ${errorText(e)}`);
+  }
+}
+
+/** Resolve the sample shape (batch excluded) from the model's declared input and the option. */
+function resolveSampleShape(
+  input: TensorIo,
+  modelName: string,
+  given: readonly number[] | undefined,
+): number[] {
+  const declared = input.shape;
+  if (given && !given.every((d) => Number.isInteger(d) && d > 0))
+    throw new OptionError(`input shape [${given}] must be positive integers`);
+  if (!declared) {
+    if (given) return [...given];
+    throw new ModelError(
+      `model ${modelName} does not declare the shape of input '${input.name}'; pass the sample shape (batch excluded) with --input-shape`,
+    );
+  }
+  if (declared.length < 2)
+    throw new ModelError(
+      `model ${modelName} input '${input.name}' ${formatShape(declared)} has no sample axes after the batch axis`,
+    );
+  const sample = declared.slice(1);
+  if (given) {
+    const fits =
+      given.length === sample.length && sample.every((d, i) => isSymbolic(d) || d === given[i]);
+    if (!fits)
+      throw new ModelError(
+        `input shape [${given}] does not fit model ${modelName} input '${input.name}' ${formatShape(declared)} (sample ${formatShape(sample)})`,
+      );
+    return [...given];
+  }
+  if (sample.some(isSymbolic))
+    throw new ModelError(
+      `model ${modelName} input '${input.name}' ${formatShape(declared)} has symbolic dims besides the batch; pass the sample shape (batch excluded) with --input-shape`,
+    );
+  return sample as number[];
+}
+
+/** Pick the output to read: by name, or the first. */
+function pickOutput(io: ModelIo, modelName: string, name: string | undefined): TensorIo {
+  const names = io.outputs.map((o) => `'${o.name}'`).join(', ');
+  const output = name === undefined ? io.outputs[0] : io.outputs.find((o) => o.name === name);
+  if (!output)
+    throw new ModelError(
+      name === undefined
+        ? `model ${modelName} has no outputs`
+        : `model ${modelName} has no output '${name}'; its outputs are ${names}`,
+    );
+  if (output.type !== 'float32' && output.type !== 'float64')
+    throw new ModelError(
+      `model ${modelName} output '${output.name}' is ${output.type}; glas3d reads float32 class scores`,
+    );
+  return output;
+}
+
+export class OnnxClassifier implements Classifier {
+  /** Model path, or the modelName option for bytes; used in messages. */
+  readonly modelName: string;
+  readonly inputName: string;
+  /** Sample shape without batch, in the model's memory order. */
+  readonly inputShape: readonly number[];
+  /** Layout and axis order; undefined for inputs that are not images or volumes (e.g. [N, K]). */
+  readonly layout: Layout | undefined;
+  readonly axes: AxisOrder | undefined;
+  readonly gridAxes: GridAxes | undefined;
+  readonly outputName: string;
+  readonly outputNames: readonly string[];
+  /** Classes in the rows predict returns (2 for a single-column output). */
+  readonly classes: number;
+  readonly batchSize: number;
+  readonly activation: Activation;
+  readonly device: Device;
+  /** Values per sample in the raw output (1 for a single logit). */
+  private readonly outputColumns: number;
+  /** Batch size the model's input fixes, if any: smaller batches are zero-padded to it. */
+  private readonly fixedBatch: number | undefined;
+  private readonly sampleSize: number;
+  /** 'auto' only: set once a batch was seen that is not a simplex, i.e. the model gives logits. */
+  private sawLogits = false;
+  private session: ort.InferenceSession | undefined;
+
+  /** Use loadOnnxClassifier. */
+  constructor(init: {
+    session: ort.InferenceSession;
+    modelName: string;
+    inputName: string;
+    inputShape: number[];
+    layout: Layout | undefined;
+    axes: AxisOrder | undefined;
+    gridAxes: GridAxes | undefined;
+    outputName: string;
+    outputNames: string[];
+    outputColumns: number;
+    fixedBatch: number | undefined;
+    batchSize: number;
+    activation: Activation;
+    device: Device;
+  }) {
+    this.session = init.session;
+    this.modelName = init.modelName;
+    this.inputName = init.inputName;
+    this.inputShape = init.inputShape;
+    this.layout = init.layout;
+    this.axes = init.axes;
+    this.gridAxes = init.gridAxes;
+    this.outputName = init.outputName;
+    this.outputNames = init.outputNames;
+    this.outputColumns = init.outputColumns;
+    this.classes = init.outputColumns === 1 ? 2 : init.outputColumns;
+    this.fixedBatch = init.fixedBatch;
+    this.batchSize = init.batchSize;
+    this.activation = init.activation;
+    this.device = init.device;
+    this.sampleSize = product(init.inputShape);
+  }
+
+  /** Throw unless `c` is a class index of this model. */
+  checkClass(c: number): void {
+    if (!Number.isInteger(c) || c < 0 || c >= this.classes)
+      throw new ModelError(
+        `class ${c} is out of range: the model has ${this.classes} classes (0–${this.classes - 1})`,
+      );
+  }
+
+  /**
+   * Throw unless data with these grid dims (x, y[, z]) and channel count fits one sample of
+   * the model; the message gives both shapes.
+   */
+  checkInputFits(gridDims: readonly number[], channels: number): void {
+    const kind = gridDims.length === 3 ? 'volume' : 'image';
+    const data = `${kind} of ${gridDims.join('×')} with ${channels} channel${channels === 1 ? '' : 's'}`;
+    const axes = this.gridAxes;
+    if (!axes)
+      throw new ModelError(
+        `model ${this.modelName} takes samples of shape [${this.inputShape}], which is neither an image (C,H,W) nor a volume (C,D,H,W); the data is a ${data}`,
+      );
+    const modelShape = `[${this.inputShape}] (${axes.layout}, axes ${axes.axisOrder}: grid ${axes.gridDims.join('×')}, ${axes.channels} channel${axes.channels === 1 ? '' : 's'})`;
+    if (gridDims.length !== spatialRank(axes.layout))
+      throw new ModelError(
+        `model ${this.modelName} takes ${spatialRank(axes.layout) === 3 ? 'volumes' : 'images'} of sample shape ${modelShape} but the data is a ${data}`,
+      );
+    if (spatialRank(axes.layout) === 3 && axes.channels !== 1)
+      throw new ModelError(
+        `model ${this.modelName} wants ${axes.channels} channels per voxel (sample shape ${modelShape}) but a volume has 1`,
+      );
+    const sameGrid = gridDims.every((d, i) => d === axes.gridDims[i]);
+    if (sameGrid && channels === axes.channels) return;
+    const reversed = [...gridDims].reverse().every((d, i) => d === axes.gridDims[i]);
+    const hint =
+      !sameGrid && reversed
+        ? `; the axes look swapped: try --axes ${axes.axisOrder === 'xyz' ? 'zyx' : 'xyz'}`
+        : '';
+    throw new ModelError(
+      `model ${this.modelName} takes samples of shape ${modelShape} but the data is a ${data}${hint}`,
+    );
+  }
+
+  async predict(batch: Float32Array, n: number): Promise<Float32Array> {
+    const session = this.session;
+    if (!session) throw new Error(`model ${this.modelName} was disposed`);
+    if (!Number.isInteger(n) || n < 1 || n > this.batchSize)
+      throw new RangeError(`predict: n = ${n} must be an integer in 1..${this.batchSize}`);
+    const size = n * this.sampleSize;
+    if (batch.length < size)
+      throw new RangeError(
+        `predict: batch holds ${batch.length} values, ${n} samples need ${size}`,
+      );
+    let rows = n;
+    let data = batch.subarray(0, size); // a view: onnxruntime reads it in place
+    if (this.fixedBatch !== undefined && n < this.fixedBatch) {
+      rows = this.fixedBatch;
+      const padded = new Float32Array(rows * this.sampleSize);
+      padded.set(data);
+      data = padded;
+    }
+    const raw = await this.run(session, data, rows);
+    const c = this.outputColumns;
+    const bad = firstNonFinite(raw, n, c);
+    if (bad)
+      throw new ModelError(
+        `model ${this.modelName} produced ${bad.value} for sample ${bad.sample}`,
+      );
+    return this.toProbabilities(raw, n);
+  }
+
+  /** Release the onnxruntime session; predict fails afterwards. */
+  async dispose(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    await session?.release();
+  }
+
+  private async run(
+    session: ort.InferenceSession,
+    data: Float32Array,
+    rows: number,
+  ): Promise<ArrayLike<number>> {
+    const shape = [rows, ...this.inputShape];
+    let out: ort.Tensor;
+    try {
+      const result = await session.run(
+        { [this.inputName]: new ort.Tensor('float32', data, shape) },
+        [this.outputName],
+      );
+      out = result[this.outputName];
+    } catch (e) {
+      throw new ModelError(`model ${this.modelName} failed on input [${shape}]: ${errorText(e)}`);
+    }
+    const expected = rows * this.outputColumns;
+    if (out.size !== expected)
+      throw new ModelError(
+        `model ${this.modelName} output '${this.outputName}' has shape [${out.dims}] for ${rows} samples; expected ${this.outputColumns} values per sample`,
+      );
+    return out.data as Float32Array | Float64Array;
+  }
+
+  private toProbabilities(raw: ArrayLike<number>, n: number): Float32Array {
+    const c = this.outputColumns;
+    if (c === 1)
+      return twoClassRows(raw, n, this.activation === 'auto' || this.activation === 'sigmoid');
+    let softmax = this.activation === 'softmax';
+    if (this.activation === 'auto') {
+      if (!this.sawLogits && !isSimplexRows(raw, n, c)) this.sawLogits = true;
+      softmax = this.sawLogits;
+    }
+    return softmax
+      ? softmaxRows(raw, n, c)
+      : Float32Array.from({ length: n * c }, (_, i) => raw[i]);
+  }
+}
+
+function checkOptions(options: OnnxClassifierOptions): void {
+  const { layout, axes, activation, device, batchSize, intraOpNumThreads } = options;
+  if (layout !== undefined && !LAYOUTS.includes(layout))
+    throw new OptionError(`layout '${layout}' is not one of ${LAYOUTS.join(', ')}`);
+  if (axes !== undefined && axes !== 'xyz' && axes !== 'zyx')
+    throw new OptionError(`axes '${axes}' is not one of xyz, zyx`);
+  if (activation !== undefined && !ACTIVATIONS.includes(activation))
+    throw new OptionError(`activation '${activation}' is not one of ${ACTIVATIONS.join(', ')}`);
+  if (device !== undefined && !DEVICES.includes(device))
+    throw new OptionError(`device '${device}' is not one of ${DEVICES.join(', ')}`);
+  if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1))
+    throw new OptionError(`batch size ${batchSize} must be a positive integer`);
+  if (
+    intraOpNumThreads !== undefined &&
+    !(Number.isInteger(intraOpNumThreads) && intraOpNumThreads >= 1)
+  )
+    throw new OptionError(`thread count ${intraOpNumThreads} must be a positive integer`);
+}
+
+/** Values per sample of the output: from its declared shape, or by running a zero batch. */
+async function outputColumnsOf(
+  session: ort.InferenceSession,
+  output: TensorIo,
+  input: { name: string; shape: number[] },
+  rows: number,
+  modelName: string,
+): Promise<number> {
+  const declared = output.shape?.slice(1);
+  if (declared && declared.length > 0 && !declared.some(isSymbolic))
+    return product(declared as number[]);
+  const shape = [rows, ...input.shape];
+  try {
+    const result = await session.run(
+      { [input.name]: new ort.Tensor('float32', new Float32Array(product(shape)), shape) },
+      [output.name],
+    );
+    return result[output.name].size / rows;
+  } catch (e) {
+    throw new ModelError(`model ${modelName} failed on a zero input [${shape}]: ${errorText(e)}`);
+  }
+}
+
+/**
+ * Load an ONNX model (a file path, or the model's bytes) as a Classifier. The first input axis is
+ * the batch; the rest is one sample.
+ */
+export async function loadOnnxClassifier(
+  modelPathOrBytes: string | Uint8Array,
+  options: OnnxClassifierOptions = {},
+): Promise<OnnxClassifier> {
+  checkOptions(options);
+  const device = options.device ?? 'cpu';
+  const isPath = typeof modelPathOrBytes === 'string';
+  const modelName = isPath ? modelPathOrBytes : (options.modelName ?? 'in-memory model');
+  if (isPath) {
+    // A readable path is passed to onnxruntime as is, so models with external data load too.
+    const info = await stat(modelPathOrBytes).catch((e: unknown) => {
+      throw new ModelError(`cannot read model file ${modelName}: ${errorText(e)}`);
+    });
+    if (!info.isFile()) throw new ModelError(`model ${modelName} is not a file`);
+  }
+  const session = await createSession(
+    modelPathOrBytes,
+    modelName,
+    device,
+    options.intraOpNumThreads ?? cpuCount(),
+  );
+  try {
+    return await describe(session, modelPathOrBytes, modelName, device, options);
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
+}
+
+/** Inputs and outputs from the session, completed from the model proto where it lacks shapes. */
+async function modelIo(
+  session: ort.InferenceSession,
+  model: string | Uint8Array,
+): Promise<ModelIo> {
+  const io = ioFromSession(session);
+  if (io && [...io.inputs, ...io.outputs].every((t) => t.shape !== undefined)) return io;
+  const proto = ioFromProto(typeof model === 'string' ? await readFile(model) : model);
+  if (!io) return proto;
+  const complete = (own: TensorIo[], fromProto: TensorIo[]) =>
+    own.map((t) => ({ ...t, shape: t.shape ?? fromProto.find((p) => p.name === t.name)?.shape }));
+  return {
+    inputs: complete(io.inputs, proto.inputs),
+    outputs: complete(io.outputs, proto.outputs),
+  };
+}
+
+async function describe(
+  session: ort.InferenceSession,
+  model: string | Uint8Array,
+  modelName: string,
+  device: Device,
+  options: OnnxClassifierOptions,
+): Promise<OnnxClassifier> {
+  const io = await modelIo(session, model);
+  if (io.inputs.length !== 1)
+    throw new ModelError(
+      `model ${modelName} has ${io.inputs.length} inputs (${io.inputs.map((i) => `'${i.name}'`).join(', ')}); glas3d feeds models with one input`,
+    );
+  const input = io.inputs[0];
+  if (input.type !== 'float32')
+    throw new ModelError(
+      `model ${modelName} input '${input.name}' is ${input.type}; glas3d feeds float32 — export the model with a float32 input`,
+    );
+  const inputShape = resolveSampleShape(input, modelName, options.inputShape);
+
+  let layout: Layout | undefined;
+  let axes: AxisOrder | undefined;
+  let gridAxes: GridAxes | undefined;
+  if (inputShape.length === 3 || inputShape.length === 4) {
+    try {
+      layout = options.layout ?? inferLayout(inputShape);
+      axes = options.axes ?? defaultAxisOrder(layout);
+      gridAxes = gridAxesOf(layout, axes, inputShape);
+    } catch (e) {
+      if (e instanceof ModelError) throw new ModelError(`model ${modelName}: ${e.message}`);
+      throw e;
+    }
+  } else if (options.layout !== undefined) {
+    throw new ModelError(
+      `model ${modelName} takes samples of shape [${inputShape}]; layout ${options.layout} needs a sample of rank ${spatialRank(options.layout) + 1}`,
+    );
+  }
+
+  const batchDim = input.shape?.[0];
+  const fixedBatch = batchDim !== undefined && !isSymbolic(batchDim) ? batchDim : undefined;
+  const batchSize = fixedBatch ?? options.batchSize ?? DEFAULT_BATCH_SIZE;
+
+  const output = pickOutput(io, modelName, options.outputName);
+  const outputColumns = await outputColumnsOf(
+    session,
+    output,
+    { name: input.name, shape: inputShape },
+    fixedBatch ?? 1,
+    modelName,
+  );
+  if (!(outputColumns >= 1))
+    throw new ModelError(`model ${modelName} output '${output.name}' has no values per sample`);
+  const activation = options.activation ?? 'auto';
+  if (outputColumns === 1 && activation === 'softmax')
+    throw new OptionError(
+      `model ${modelName} outputs a single column; softmax over one value is always 1 — use --activation sigmoid (a logit) or none (a probability)`,
+    );
+  if (outputColumns > 1 && activation === 'sigmoid')
+    throw new OptionError(
+      `model ${modelName} outputs ${outputColumns} columns; sigmoid applies to a single logit — use --activation softmax or none`,
+    );
+
+  return new OnnxClassifier({
+    session,
+    modelName,
+    inputName: input.name,
+    inputShape,
+    layout,
+    axes,
+    gridAxes,
+    outputName: output.name,
+    outputNames: io.outputs.map((o) => o.name),
+    outputColumns,
+    fixedBatch,
+    batchSize,
+    activation,
+    device,
+  });
+}

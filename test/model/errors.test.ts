@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Glas3dError, ModelError } from '../../src/errors.js';
+import {
+  buildLinearOracle,
+  buildNanModel,
+  loadOnnxClassifier,
+  type OnnxClassifier,
+} from '../../src/model/index.js';
+import { randomArray } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'glas3d-model-'));
+const opened: OnnxClassifier[] = [];
+afterAll(async () => {
+  for (const c of opened) await c.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const volumeModel = () =>
+  buildLinearOracle({
+    inputShape: [1, 5, 4, 6],
+    weights: randomArray(120, 1),
+    scale: 1,
+    bias: 0,
+    output: 'two-logits',
+  });
+
+/** The error a promise rejects with (fails the test if it resolves). */
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('model errors', () => {
+  it('class out of range', async () => {
+    const clf = await loadOnnxClassifier(volumeModel());
+    opened.push(clf);
+    expect(() => clf.checkClass(1)).not.toThrow();
+    expect(() => clf.checkClass(7)).toThrow(ModelError);
+    expect(() => clf.checkClass(7)).toThrow(
+      'class 7 is out of range: the model has 2 classes (0–1)',
+    );
+    expect(() => clf.checkClass(-1)).toThrow(ModelError);
+    expect(() => clf.checkClass(0.5)).toThrow(ModelError);
+  });
+
+  it('input size and rank that do not fit name both shapes', async () => {
+    const path = join(dir, 'volume.onnx');
+    writeFileSync(path, volumeModel());
+    const clf = await loadOnnxClassifier(path);
+    opened.push(clf);
+    expect(() => clf.checkInputFits([5, 4, 6], 1)).not.toThrow();
+    expect(() => clf.checkInputFits([91, 109, 91], 1)).toThrow(ModelError);
+    expect(() => clf.checkInputFits([91, 109, 91], 1)).toThrow(
+      /volume\.onnx.*\[1,5,4,6\].*91×109×91/,
+    );
+    expect(() => clf.checkInputFits([5, 4], 3)).toThrow(
+      /volumes.*\[1,5,4,6\].*5×4 with 3 channels/,
+    );
+
+    const flat = await loadOnnxClassifier(
+      buildLinearOracle({
+        inputShape: [60],
+        weights: randomArray(60, 2),
+        scale: 1,
+        bias: 0,
+        output: 'one-logit',
+      }),
+      { modelName: 'flat.onnx' },
+    );
+    opened.push(flat);
+    expect(flat.layout).toBeUndefined();
+    expect(() => flat.checkInputFits([5, 4, 3], 1)).toThrow(/flat\.onnx.*\[60\].*5×4×3/);
+  });
+
+  it('a file that is not ONNX', async () => {
+    const path = join(dir, 'noise.onnx');
+    writeFileSync(path, randomBytes(4096));
+    const e = await rejection(loadOnnxClassifier(path));
+    expect(e).toBeInstanceOf(ModelError);
+    expect(e.message).toContain(`${path} is not a valid ONNX model: `);
+  });
+
+  it('a missing file', async () => {
+    const path = join(dir, 'absent.onnx');
+    const e = await rejection(loadOnnxClassifier(path));
+    expect(e).toBeInstanceOf(ModelError);
+    expect(e.message).toContain(`cannot read model file ${path}`);
+  });
+
+  it('a model that outputs NaN names the sample', async () => {
+    const clf = await loadOnnxClassifier(buildNanModel({ inputShape: [1, 5, 4, 6] }), {
+      modelName: 'nan.onnx',
+    });
+    opened.push(clf);
+    const batch = new Float32Array(3 * 120).fill(1);
+    expect((await clf.predict(batch, 3)).every(Number.isFinite)).toBe(true);
+    batch.fill(-1, 120, 240); // sample 1 sums to −120: sqrt gives NaN
+    const e = await rejection(clf.predict(batch, 3));
+    expect(e).toBeInstanceOf(ModelError);
+    expect(e.message).toBe('model nan.onnx produced NaN for sample 1');
+  });
+
+  it("device 'cuda' without the CUDA provider gives the reinstall advice", async () => {
+    const e = await rejection(loadOnnxClassifier(volumeModel(), { device: 'cuda' }));
+    expect(e).toBeInstanceOf(ModelError);
+    expect(e).toBeInstanceOf(Glas3dError);
+    expect(e.message).toContain("device 'cuda' is not available");
+    expect(e.message).toContain('--onnxruntime-node-install=cuda12');
+    expect(e.message).toContain('CUDA 12 and cuDNN 9');
+    expect(e.message).not.toMatch(/\n\s+at /);
+  });
+
+  it("device 'webgpu' without an adapter says so", async () => {
+    // This machine has no GPU; where one works, the model simply loads.
+    const clf = await loadOnnxClassifier(volumeModel(), { device: 'webgpu' }).catch(
+      (e: Error) => e,
+    );
+    if (clf instanceof Error) {
+      expect(clf).toBeInstanceOf(ModelError);
+      expect(clf.message).toContain("device 'webgpu' is not available");
+    } else {
+      opened.push(clf);
+      expect(clf.device).toBe('webgpu');
+    }
+  });
+
+  it('a bad model on a non-CPU device is still reported as a bad model', async () => {
+    const path = join(dir, 'noise2.onnx');
+    writeFileSync(path, randomBytes(1024));
+    const e = await rejection(loadOnnxClassifier(path, { device: 'cuda' }));
+    expect(e.message).toContain(`${path} is not a valid ONNX model`);
+  });
+});
