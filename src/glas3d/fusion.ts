@@ -1,4 +1,4 @@
-import { gaussianFactorInto, outerProductInto } from './masks.js';
+import { gaussianFactorInto } from './masks.js';
 
 /** What eq. 3 needs: the grid, its physical spacing, the search points and their weights. */
 export interface FusionInput {
@@ -17,8 +17,10 @@ export interface FusionInput {
 /**
  * Eq. 3: S(x) = (1/|Ω|) Σ_i exp(−D(x, μ_i) / σ_spatial²) · w_i, D the squared physical distance.
  * The paper divides by σ², not 2σ², and so do we. Returned in grid order (axis 0 fastest:
- * x + nx·(y + ny·z)). Each point adds a product of 1-D factors, so the cost is one
- * multiply-add per voxel and point, with no per-voxel exp. Accumulates in double precision.
+ * x + nx·(y + ny·z)). Each point's weight is a product of 1-D factors, so there is no per-voxel
+ * exp: one multiply-add per voxel and point at most, as far voxels (exactly-0 factors) are skipped.
+ * The map is built row by row (a run along x) with all points summed into a small double-precision
+ * row, so the working set stays in cache instead of streaming the whole map once per point.
  */
 export function fuseMap(input: FusionInput, out?: Float32Array): Float32Array {
   const { gridDims, spacing, points, weights, sigmaSpatial } = input;
@@ -29,33 +31,56 @@ export function fuseMap(input: FusionInput, out?: Float32Array): Float32Array {
   if (map.length !== gridSize) {
     throw new RangeError(`fuseMap: out has ${map.length} values, the grid has ${gridSize}`);
   }
-  const accumulator = new Float64Array(gridSize);
+  const pointCount = points.length;
   const rowLength = gridDims[0];
   const rows = gridSize / rowLength;
-  // Outer axes slowest first (z, y), so that their outer product indexes rows in grid order.
-  const outerFactors: Float64Array[] = [];
-  for (let a = dims - 1; a >= 1; a--) outerFactors.push(new Float64Array(gridDims[a]));
-  const rowFactor = new Float64Array(gridDims[0]);
-  const rowWeights = new Float64Array(rows);
-  const inverseScale = 1 / (sigmaSpatial * sigmaSpatial);
-  const norm = points.length > 0 ? 1 / points.length : 0;
 
-  for (let i = 0; i < points.length; i++) {
-    const w = weights[i] * norm;
-    if (w === 0) continue;
-    const mu = points[i];
-    gaussianFactorInto(rowFactor, mu[0], spacing[0], inverseScale);
-    for (let a = dims - 1, k = 0; a >= 1; a--, k++) {
-      gaussianFactorInto(outerFactors[k], mu[a], spacing[a], inverseScale);
+  // All 1-D factors of all points side by side: point i, axis a starts at i·stride + axisStart[a].
+  const axisStart = new Int32Array(dims);
+  let stride = 0;
+  for (let a = 0; a < dims; a++) {
+    axisStart[a] = stride;
+    stride += gridDims[a];
+  }
+  const factors = new Float64Array(pointCount * stride);
+  const scaledWeight = new Float64Array(pointCount);
+  const spanStart = new Int32Array(pointCount);
+  const spanEnd = new Int32Array(pointCount);
+  const inverseScale = 1 / (sigmaSpatial * sigmaSpatial);
+  for (let i = 0; i < pointCount; i++) {
+    scaledWeight[i] = weights[i] / pointCount;
+    for (let a = 0; a < dims; a++) {
+      const start = i * stride + axisStart[a];
+      const factor = factors.subarray(start, start + gridDims[a]);
+      gaussianFactorInto(factor, points[i][a], spacing[a], inverseScale);
     }
-    outerProductInto(outerFactors, rowWeights);
-    for (let r = 0; r < rows; r++) {
-      const c = rowWeights[r] * w;
-      if (c === 0) continue; // far rows underflow to exactly 0: skipping them changes nothing
-      const base = r * rowLength;
-      for (let x = 0; x < rowLength; x++) accumulator[base + x] += c * rowFactor[x];
+    // Non-zero span along x; factors far from μ are exactly 0 (see FACTOR_FLUSH_BELOW).
+    let x0 = 0;
+    let x1 = rowLength;
+    while (x0 < x1 && factors[i * stride + x0] === 0) x0++;
+    while (x1 > x0 && factors[i * stride + x1 - 1] === 0) x1--;
+    spanStart[i] = x0;
+    spanEnd[i] = x1;
+  }
+
+  const row = new Float64Array(rowLength);
+  const coord = new Int32Array(dims); // coordinates of the current row on axes 1..dims-1
+  for (let r = 0; r < rows; r++) {
+    row.fill(0);
+    for (let i = 0; i < pointCount; i++) {
+      const base = i * stride;
+      let c = scaledWeight[i];
+      for (let a = 1; a < dims; a++) c *= factors[base + axisStart[a] + coord[a]];
+      if (c === 0) continue;
+      const x1 = spanEnd[i];
+      for (let x = spanStart[i]; x < x1; x++) row[x] += c * factors[base + x];
+    }
+    const offset = r * rowLength;
+    for (let x = 0; x < rowLength; x++) map[offset + x] = row[x];
+    for (let a = 1; a < dims; a++) {
+      if (++coord[a] < gridDims[a]) break;
+      coord[a] = 0;
     }
   }
-  for (let j = 0; j < gridSize; j++) map[j] = accumulator[j];
   return map;
 }

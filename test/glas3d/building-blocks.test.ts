@@ -4,6 +4,7 @@ import {
   attenuateInto,
   createSeparableMask,
   fuseMap,
+  gaussianFactorInto,
   gridSearchPoints,
   nearestGridIndex,
   outerProductInto,
@@ -171,6 +172,28 @@ describe('fuseMap', () => {
           }
         }
     expect(maxRelativeDifference(map, want)).toBeLessThan(1e-6);
+  });
+});
+
+describe('far tails', () => {
+  it('factors under 1e-60 are exactly 0, and fuseMap skips them without changing the rest', () => {
+    const factor = new Float64Array(300);
+    gaussianFactorInto(factor, 0, 1, 1 / 100);
+    const cut = Math.floor(Math.sqrt(100 * 60 * Math.LN10)); // last x with exp(−x²/100) ≥ 1e-60
+    expect(factor[cut]).toBeGreaterThan(0);
+    expect(factor[cut + 1]).toBe(0);
+    const map = fuseMap({
+      gridDims: [300, 2],
+      spacing: [1, 1],
+      points: [[0, 0]],
+      weights: [1],
+      sigmaSpatial: 10,
+    });
+    for (let x = 0; x <= cut; x++) {
+      expect(map[x]).toBe(Math.fround(Math.exp(-(x * x) / 100)));
+      expect(map[300 + x]).toBe(Math.fround(Math.exp(-(x * x + 1) / 100)));
+    }
+    expect(map.subarray(cut + 1, 300).every((v) => v === 0)).toBe(true);
   });
 });
 
