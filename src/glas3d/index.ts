@@ -24,6 +24,7 @@ export { gridStridesPerTensorAxis, resolveGridLayout } from './layout.js';
 export type { SeparableMask } from './masks.js';
 export {
   createSeparableMask,
+  FACTOR_FLUSH_BELOW,
   gaussianFactorInto,
   outerProductInto,
   setGaussianMask,

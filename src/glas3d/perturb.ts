@@ -101,12 +101,13 @@ export function attenuateInto(
     }
     length *= d;
   }
+  const baselineArray = typeof baseline === 'number' ? null : baseline;
   const constant = typeof baseline === 'number' ? baseline : 0;
   for (let r = 0; r < rows; r++) {
     const base = r * rowLength;
     const g = rowOffsets[r];
     for (let j = 0; j < rowLength; j++) {
-      const b = typeof baseline === 'number' ? constant : baseline[base + j];
+      const b = baselineArray === null ? constant : baselineArray[base + j];
       out[base + j] = b + (sample[base + j] - b) * (1 - gridMap[g + j * innerStride]);
     }
   }
