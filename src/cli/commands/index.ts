@@ -1,0 +1,12 @@
+/**
+ * Every command of the CLI. To add one: a file here exporting `register(program, io)` that
+ * adds one `program.command(...)`, and a line below.
+ */
+import type { Command } from 'commander';
+import type { CliIo } from '../io.js';
+import { register as atlas } from './atlas.js';
+import { register as info } from './info.js';
+
+export type RegisterCommand = (program: Command, io: CliIo) => void;
+
+export const COMMANDS: RegisterCommand[] = [info, atlas];

@@ -1,0 +1,38 @@
+/** Plain-text output helpers: numbers, aligned tables, CSV. */
+
+/** A number with at most `decimals` decimals, trailing zeros and "-0" removed. */
+export function num(x: number, decimals = 4): string {
+  if (!Number.isFinite(x)) return String(x);
+  const s = x.toFixed(decimals);
+  const trimmed = s.includes('.') ? s.replace(/\.?0+$/, '') : s;
+  return trimmed === '-0' ? '0' : trimmed;
+}
+
+/** A number with exactly `decimals` decimals ("-0.00" printed as "0.00"). */
+export function fixed(x: number, decimals: number): string {
+  const s = x.toFixed(decimals);
+  return /^-0\.?0*$/.test(s) ? s.slice(1) : s;
+}
+
+export type Align = 'left' | 'right';
+
+/** Rows as an aligned text table with a header line; columns separated by two spaces. */
+export function formatTable(headers: string[], rows: string[][], align: Align[]): string {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, c) => (align[c] === 'right' ? cell.padStart(widths[c]) : cell.padEnd(widths[c])))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** Rows as CSV with a header line, "\n" line ends. */
+export function formatCsv(headers: string[], rows: string[][]): string {
+  return [headers, ...rows].map((r) => r.map(csvField).join(',')).join('\n') + '\n';
+}
