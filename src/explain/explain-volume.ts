@@ -1,0 +1,248 @@
+/**
+ * `explain`: one template-normalized volume, one ONNX model, one atlas → GLAS saliency maps on
+ * the volume's grid and a ranked region table. The glue between volume, atlas, model and the
+ * dimension-generic engine; it reads no files of its own beyond what its options name.
+ */
+import {
+  atlasOnGrid,
+  loadAtlas,
+  regionStats,
+  type Atlas,
+  type Hemisphere,
+} from '../atlas/index.js';
+import { ModelError, OptionError } from '../errors.js';
+import {
+  runGlas,
+  runRecursiveGlas,
+  type GlasMode,
+  type SearchPoint,
+  type SigmaSet,
+} from '../glas3d/index.js';
+import {
+  loadOnnxClassifier,
+  toModelTensor,
+  type GridAxes,
+  type OnnxClassifier,
+  type OnnxClassifierOptions,
+} from '../model/index.js';
+import { readVolume, spacingMm, type Vec3, type Volume } from '../volume/index.js';
+import { makeBaseline, type BaselineSpec } from './baselines.js';
+
+export interface ExplainOptions {
+  /** An ONNX model file, its bytes, or a classifier already loaded (reused across subjects). */
+  model: string | Uint8Array | OnnxClassifier;
+  /** Options for loading the model (layout, axes, device, batch size …) when `model` is not loaded. */
+  modelOptions?: OnnxClassifierOptions;
+  /** 'aal' (built in), a label image path, or an atlas already loaded. Default 'aal'. */
+  atlas?: string | Atlas;
+  /** σ in mm, one map per value; light, shadow and spatial σ are all this value. Default [10]. */
+  sigmaMm?: readonly number[];
+  /** Default 'fusion'. */
+  mode?: GlasMode;
+  /** What light and shadow blend toward. Default 'template'. */
+  baseline?: BaselineSpec;
+  /** σ of the 'blur' baseline in mm. */
+  blurSigmaMm?: number;
+  /** Class to explain; default the model's top class on the volume. */
+  targetClass?: number;
+  /** Recursive GLAS (Algorithm 1) at the first σ, up to this many passes (0 = off). */
+  recursivePasses?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RegionScore {
+  rank: number;
+  index: number;
+  name: string;
+  hemisphere: Hemisphere;
+  /** The mode's weight at the region's search point: f_l·f_s, f_l or f_s. */
+  score: number;
+  /** Mean of the fused map over the region (labels on the volume's grid). */
+  regionMean: number;
+  /** f_l = P(y | light at the search point); NaN in shadow mode. */
+  light: number;
+  /** f_s = |P(y|I) − P(y | shadow)| + λ; NaN in light mode. */
+  shadow: number;
+  /** P(y | shadow) − P(y | I): negative when the region pushes toward the class. */
+  shadowDelta: number;
+  searchPointMm: Vec3;
+}
+
+export interface SigmaExplanation {
+  sigmaMm: number;
+  /** The fused map S (eq. 3) on the volume's grid. */
+  saliency: Volume;
+  /** Ranked by `score`, highest first. */
+  regions: RegionScore[];
+}
+
+export interface RecursiveExplanation {
+  sigmaMm: number;
+  /** Each pass's map, normalized to [0, 1]. */
+  passes: Volume[];
+  accumulated: Volume;
+  stopReason: string;
+}
+
+export interface Explanation {
+  targetClass: number;
+  /** P(y | I). */
+  probability: number;
+  probabilities: number[];
+  mode: GlasMode;
+  baseline: string;
+  atlas: string;
+  maps: SigmaExplanation[];
+  recursive?: RecursiveExplanation;
+  forwardPasses: number;
+  timing: { totalMs: number; modelMs: number };
+  model: { name: string; inputName: string; inputShape: number[]; layout?: string; axes?: string };
+}
+
+/** The σ set the 3-D mode uses for one σ in mm (the paper's appendix uses one σ for all three). */
+export const sigmaSetMm = (sigma: number): SigmaSet => ({
+  light: sigma,
+  shadow: sigma,
+  spatial: sigma,
+});
+
+/** Explain a volume (a path or one already read). */
+export async function explain(
+  volumeOrPath: Volume | string,
+  options: ExplainOptions,
+): Promise<Explanation> {
+  const volume = typeof volumeOrPath === 'string' ? await readVolume(volumeOrPath) : volumeOrPath;
+  const started = performance.now();
+  const ownsClassifier = !(typeof options.model === 'object' && 'predict' in options.model);
+  const classifier = ownsClassifier
+    ? await loadOnnxClassifier(options.model as string | Uint8Array, options.modelOptions)
+    : (options.model as OnnxClassifier);
+  try {
+    const atlas =
+      typeof options.atlas === 'object' ? options.atlas : await loadAtlas(options.atlas ?? 'aal');
+    const axes = volumeAxes(classifier, volume);
+    const onGrid = atlasOnGrid(atlas, volume);
+    const template =
+      options.baseline === 'template' || options.baseline === undefined
+        ? atlas.template
+          ? await readVolume(atlas.template)
+          : undefined
+        : undefined;
+    const baselineSpec: BaselineSpec = options.baseline ?? (template ? 'template' : 'zero');
+    const baselineGrid = makeBaseline(baselineSpec, volume, {
+      template,
+      blurSigmaMm: options.blurSigmaMm,
+    });
+    const sample = toModelTensor(volume.data, volume.dims, 1, axes);
+    const baseline =
+      typeof baselineGrid === 'number'
+        ? baselineGrid
+        : toModelTensor(baselineGrid, volume.dims, 1, axes);
+    const points: SearchPoint[] = onGrid.regions.map((r) => r.searchPointVoxel);
+    const sigmaMm = options.sigmaMm ?? [10];
+    checkSigmas(sigmaMm);
+    const sigmas = sigmaMm.map(sigmaSetMm);
+    const mode = options.mode ?? 'fusion';
+    if (options.targetClass !== undefined) classifier.checkClass(options.targetClass);
+    const input = { sample, baseline, gridAxes: axes.tensorAxis, spacing: spacingMm(volume) };
+
+    const result = await runGlas(classifier, input, {
+      points,
+      sigmas,
+      mode,
+      targetClass: options.targetClass,
+      onProgress: options.onProgress,
+    });
+
+    const maps = result.perSigma.map((s, si): SigmaExplanation => {
+      const saliency: Volume = { dims: [...volume.dims], affine: volume.affine, data: s.map };
+      const means = regionStats(onGrid, saliency);
+      const rows = onGrid.regions.map((r, i) => ({
+        rank: 0,
+        index: r.index,
+        name: r.name,
+        hemisphere: r.hemisphere,
+        score: s.score[i],
+        regionMean: means[i].mean,
+        light: s.light[i],
+        shadow: s.shadow[i],
+        shadowDelta: s.shadowDelta[i],
+        searchPointMm: r.searchPointMm,
+      }));
+      rows.sort((a, b) => b.score - a.score || a.index - b.index);
+      rows.forEach((row, k) => (row.rank = k + 1));
+      return { sigmaMm: sigmaMm[si], saliency, regions: rows };
+    });
+
+    let recursive: RecursiveExplanation | undefined;
+    let forwardPasses = result.forwardPasses;
+    let modelMs = result.timing.modelMs;
+    if (options.recursivePasses && options.recursivePasses > 0) {
+      const rec = await runRecursiveGlas(classifier, input, {
+        points,
+        sigma: sigmas[0],
+        mode,
+        targetClass: result.targetClass,
+        maxIterations: options.recursivePasses,
+      });
+      const asVolume = (data: Float32Array): Volume => ({
+        dims: [...volume.dims],
+        affine: volume.affine,
+        data,
+      });
+      recursive = {
+        sigmaMm: maps[0].sigmaMm,
+        passes: rec.passes.map((p) => asVolume(p.map)),
+        accumulated: asVolume(rec.accumulated),
+        stopReason: rec.stopReason,
+      };
+      forwardPasses += rec.forwardPasses;
+      modelMs += rec.timing.modelMs;
+    }
+
+    return {
+      targetClass: result.targetClass,
+      probability: result.pOriginal,
+      probabilities: Array.from(result.probabilities),
+      mode,
+      baseline: typeof baselineSpec === 'string' ? baselineSpec : 'volume',
+      atlas: atlas.name,
+      maps,
+      recursive,
+      forwardPasses,
+      timing: { totalMs: performance.now() - started, modelMs },
+      model: {
+        name: classifier.modelName,
+        inputName: classifier.inputName,
+        inputShape: [...classifier.inputShape],
+        layout: classifier.layout,
+        axes: classifier.axes,
+      },
+    };
+  } finally {
+    if (ownsClassifier) await classifier.dispose();
+  }
+}
+
+/**
+ * Where the volume's x, y, z sit in the model's input, after checking that the model takes a
+ * single-channel 3-D volume of exactly this grid (resampling is the cohort run's job).
+ */
+export function volumeAxes(classifier: OnnxClassifier, volume: Volume): GridAxes {
+  const axes = classifier.gridAxes;
+  if (!axes || axes.tensorAxis.length !== 3) {
+    throw new ModelError(
+      `${classifier.modelName}: the model input [${classifier.inputShape.join(', ')}] is not a 3-D volume (expected NCDHW or NDHWC; give --layout if it is one).`,
+    );
+  }
+  classifier.checkInputFits(volume.dims, 1);
+  return axes;
+}
+
+export function checkSigmas(sigmas: readonly number[]): void {
+  for (const s of sigmas) {
+    if (!(s > 0) || !Number.isFinite(s)) {
+      throw new OptionError(`σ ${s} mm is invalid: give positive values, e.g. --sigma 10,15.`);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The files `glas3d explain` writes: one saliency NIfTI per σ on the volume's grid,
+ * `regions.csv` (ranked per σ) and `explanation.json` (parameters, probabilities, timings).
+ * Each file is written atomically (temp name, then rename).
+ */
+import { basename, join } from 'node:path';
+import type { Explanation, RegionScore } from '../explain/explain-volume.js';
+import { writeFileAtomic, writeVolume } from '../volume/index.js';
+import { formatNumber, formatTable, type Cell } from './table.js';
+
+export const REGION_COLUMNS = [
+  'sigma_mm',
+  'rank',
+  'index',
+  'name',
+  'hemisphere',
+  'score',
+  'region_mean',
+  'f_light',
+  'f_shadow',
+  'shadow_delta',
+  'search_x_mm',
+  'search_y_mm',
+  'search_z_mm',
+] as const;
+
+export const saliencyFileName = (sigmaMm: number, suffix = ''): string =>
+  `saliency_sigma-${formatNumber(sigmaMm)}${suffix}.nii.gz`;
+
+export function regionRows(sigmaMm: number, regions: readonly RegionScore[]): Cell[][] {
+  return regions.map((r) => [
+    sigmaMm,
+    r.rank,
+    r.index,
+    r.name,
+    r.hemisphere,
+    r.score,
+    r.regionMean,
+    r.light,
+    r.shadow,
+    r.shadowDelta,
+    ...r.searchPointMm.map((v) => Number(v.toFixed(2))),
+  ]);
+}
+
+export interface WrittenFiles {
+  saliency: string[];
+  regions: string;
+  summary: string;
+  recursive: string[];
+}
+
+export async function writeExplanation(
+  outDir: string,
+  explanation: Explanation,
+  extra: Record<string, unknown> = {},
+): Promise<WrittenFiles> {
+  const saliency: string[] = [];
+  for (const m of explanation.maps) {
+    const path = join(outDir, saliencyFileName(m.sigmaMm));
+    await writeVolume(path, m.saliency, {
+      description: `glas3d ${explanation.mode} sigma=${m.sigmaMm}mm`,
+    });
+    saliency.push(path);
+  }
+  const recursive: string[] = [];
+  if (explanation.recursive) {
+    const r = explanation.recursive;
+    for (let p = 0; p < r.passes.length; p++) {
+      const path = join(outDir, saliencyFileName(r.sigmaMm, `_pass-${p + 1}`));
+      await writeVolume(path, r.passes[p]);
+      recursive.push(path);
+    }
+    const path = join(outDir, saliencyFileName(r.sigmaMm, '_recursive'));
+    await writeVolume(path, r.accumulated);
+    recursive.push(path);
+  }
+  const rows: Cell[][] = [[...REGION_COLUMNS]];
+  for (const m of explanation.maps) rows.push(...regionRows(m.sigmaMm, m.regions));
+  const regions = join(outDir, 'regions.csv');
+  await writeFileAtomic(regions, formatTable(rows));
+  const summary = join(outDir, 'explanation.json');
+  const { maps, recursive: rec, ...rest } = explanation;
+  await writeFileAtomic(
+    summary,
+    JSON.stringify(
+      {
+        ...extra,
+        ...rest,
+        sigmaMm: maps.map((m) => m.sigmaMm),
+        recursive: rec ? { passes: rec.passes.length, stopReason: rec.stopReason } : undefined,
+        files: {
+          saliency: saliency.map((p) => basename(p)),
+          regions: 'regions.csv',
+          recursive: recursive.map((p) => basename(p)),
+        },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  return { saliency, regions, summary, recursive };
+}
