@@ -1,4 +1,7 @@
 /** Plain-text output helpers: numbers, aligned tables, CSV. */
+import { csvField, formatDelimited } from '../report/table.js';
+
+export { csvField };
 
 /** A number with at most `decimals` decimals, trailing zeros and "-0" removed. */
 export function num(x: number, decimals = 4): string {
@@ -27,12 +30,7 @@ export function formatTable(headers: string[], rows: string[][], align: Align[])
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
 
-/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
-export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
 /** Rows as CSV with a header line, "\n" line ends. */
 export function formatCsv(headers: string[], rows: string[][]): string {
-  return [headers, ...rows].map((r) => r.map(csvField).join(',')).join('\n') + '\n';
+  return formatDelimited([headers, ...rows], ',');
 }

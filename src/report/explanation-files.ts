@@ -6,7 +6,7 @@
 import { basename, join } from 'node:path';
 import type { Explanation, RegionScore } from '../explain/explain-volume.js';
 import { writeFileAtomic, writeVolume } from '../volume/index.js';
-import { formatNumber, formatTable, type Cell } from './table.js';
+import { formatNumber, formatDelimited, type Cell } from './table.js';
 
 export const REGION_COLUMNS = [
   'sigma_mm',
@@ -78,7 +78,7 @@ export async function writeExplanation(
   const rows: Cell[][] = [[...REGION_COLUMNS]];
   for (const m of explanation.maps) rows.push(...regionRows(m.sigmaMm, m.regions));
   const regions = join(outDir, 'regions.csv');
-  await writeFileAtomic(regions, formatTable(rows));
+  await writeFileAtomic(regions, formatDelimited(rows));
   const summary = join(outDir, 'explanation.json');
   const { maps, recursive: rec, ...rest } = explanation;
   await writeFileAtomic(

@@ -5,8 +5,9 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { register as atlas } from './atlas.js';
+import { register as explain } from './explain.js';
 import { register as info } from './info.js';
 
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
-export const COMMANDS: RegisterCommand[] = [info, atlas];
+export const COMMANDS: RegisterCommand[] = [info, atlas, explain];

@@ -1,0 +1,153 @@
+/** `glas3d explain VOLUME --model M.onnx`: GLAS on one template-normalized volume. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { loadAtlas } from '../../atlas/index.js';
+import { BASELINE_KINDS, type BaselineSpec } from '../../explain/baselines.js';
+import { explain } from '../../explain/explain-volume.js';
+import { OptionError } from '../../errors.js';
+import type { GlasMode } from '../../glas3d/index.js';
+import { DEVICES, LAYOUTS, type AxisOrder, type Device, type Layout } from '../../model/index.js';
+import { writeExplanation } from '../../report/explanation-files.js';
+import { readVolume } from '../../volume/index.js';
+import { fixed, formatTable, num } from '../format.js';
+import type { CliIo } from '../io.js';
+import { parseCount, parseNumberList } from '../options.js';
+import { progressReporter } from '../progress.js';
+
+interface ExplainFlags {
+  model: string;
+  atlas: string;
+  names?: string;
+  out: string;
+  sigma: number[];
+  mode: GlasMode;
+  baseline: string;
+  class?: number;
+  layout?: Layout;
+  axes?: AxisOrder;
+  batch?: number;
+  device: Device;
+  recursive?: number | boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function register(program: Command, io: CliIo): void {
+  program
+    .command('explain')
+    .description('explain one template-normalized volume: saliency maps and ranked regions')
+    .argument('<volume>', 'a NIfTI volume on the model input grid (.nii/.nii.gz)')
+    .requiredOption('--model <file>', 'ONNX classifier')
+    .option('--atlas <atlas>', '"aal" or a label image', 'aal')
+    .option('--names <file>', 'region names for a label image atlas')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--sigma <mm>', 'σ in mm, one map each (comma list)', parseNumberList('--sigma'), [10])
+    .addOption(
+      new Option('--mode <mode>', 'eq. 1, 2 or 3')
+        .choices(['light', 'shadow', 'fusion'])
+        .default('fusion'),
+    )
+    .option(
+      '--baseline <kind>',
+      `what light and shadow blend toward: ${BASELINE_KINDS.join(', ')} or a volume FILE`,
+      'template',
+    )
+    .option('--class <n>', 'class to explain (default: the top class)', parseCount('--class'))
+    .addOption(
+      new Option('--layout <layout>', 'model input layout (default: inferred)').choices(LAYOUTS),
+    )
+    .addOption(
+      new Option('--axes <order>', 'volume axis order in the model input').choices(['xyz', 'zyx']),
+    )
+    .option('--batch <n>', 'samples per model call', parseCount('--batch', 1))
+    .addOption(
+      new Option('--device <device>', 'execution provider').choices(DEVICES).default('cpu'),
+    )
+    .option(
+      '--recursive [passes]',
+      'recursive GLAS at the first σ (default 5 passes)',
+      parseCount('--recursive', 1),
+    )
+    .option('--json', 'print a JSON summary on stdout')
+    .option('--quiet', 'no progress or table')
+    .action(async (volumePath: string, flags: ExplainFlags) => {
+      const volume = await readVolume(volumePath);
+      const atlas = await loadAtlas(flags.atlas, { names: flags.names });
+      const baseline = await baselineFromFlag(flags.baseline);
+      const progress = flags.quiet ? undefined : progressReporter(io, 'explain');
+      const explanation = await explain(volume, {
+        model: flags.model,
+        modelOptions: {
+          layout: flags.layout,
+          axes: flags.axes,
+          batchSize: flags.batch,
+          device: flags.device,
+        },
+        atlas,
+        sigmaMm: flags.sigma,
+        mode: flags.mode,
+        baseline,
+        targetClass: flags.class,
+        recursivePasses: flags.recursive === true ? 5 : flags.recursive || 0,
+        onProgress: progress?.update,
+      });
+      progress?.done();
+      const files = await writeExplanation(flags.out, explanation, {
+        volume: resolve(volumePath),
+        modelFile: resolve(flags.model),
+        baselineFile: typeof baseline === 'string' ? undefined : resolve(flags.baseline),
+      });
+      if (flags.json) {
+        io.out(
+          JSON.stringify(
+            {
+              ...files,
+              targetClass: explanation.targetClass,
+              probability: explanation.probability,
+            },
+            null,
+            2,
+          ) + '\n',
+        );
+        return;
+      }
+      if (flags.quiet) return;
+      const first = explanation.maps[0];
+      io.out(
+        `class ${explanation.targetClass}, P = ${num(explanation.probability, 4)}; ${explanation.forwardPasses} forward passes in ${fixed(explanation.timing.totalMs / 1000, 1)} s (model ${fixed(explanation.timing.modelMs / 1000, 1)} s)\n`,
+      );
+      io.out(
+        `top regions at σ = ${first.sigmaMm} mm (${explanation.mode}, baseline ${explanation.baseline}):\n`,
+      );
+      io.out(
+        formatTable(
+          ['rank', 'region', 'hemi', 'score', 'shadow Δ'],
+          first.regions
+            .slice(0, 10)
+            .map((r) => [
+              String(r.rank),
+              r.name,
+              r.hemisphere,
+              num(r.score, 5),
+              Number.isNaN(r.shadowDelta) ? '' : num(r.shadowDelta, 4),
+            ]),
+          ['right', 'left', 'left', 'right', 'right'],
+        ),
+      );
+      io.out(
+        `wrote ${files.regions}, ${files.saliency.length + files.recursive.length} map(s) and ${files.summary}\n`,
+      );
+    });
+}
+
+/** A baseline name, or a volume file (checked to exist). */
+async function baselineFromFlag(value: string): Promise<BaselineSpec> {
+  if ((BASELINE_KINDS as readonly string[]).includes(value)) return value as BaselineSpec;
+  if (!existsSync(value)) {
+    throw new OptionError(
+      `--baseline ${value}: not one of ${BASELINE_KINDS.join(', ')} and no such file.`,
+    );
+  }
+  return readVolume(value);
+}
