@@ -94,14 +94,5 @@ export function float32Bytes(values: number[], littleEndian = true): Uint8Array 
   return new Uint8Array(v.buffer);
 }
 
-/** Deterministic PRNG (mulberry32) for tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG for tests (the project's seeded mulberry32). */
+export { mulberry32 as prng } from '../../src/model/prng.js';
