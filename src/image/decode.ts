@@ -33,7 +33,11 @@ export interface DecodedImage {
   readonly data: Uint8Array;
 }
 
-const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+/** An error's message on one line; libvips repeats its lines, so each is kept once. */
+const errorText = (e: unknown) => {
+  const lines = (e instanceof Error ? e.message : String(e)).split('\n').map((l) => l.trim());
+  return [...new Set(lines.filter((l) => l.length > 0))].join('; ');
+};
 
 /** Decode a file path or the bytes of an image file. */
 export async function decodeImage(
@@ -41,6 +45,7 @@ export async function decodeImage(
   options: DecodeOptions = {},
 ): Promise<DecodedImage> {
   const source = typeof input === 'string' ? input : 'image bytes';
+  const what = typeof input === 'string' ? `image file ${input}` : 'the image bytes given';
   const background = options.alphaBackground;
   if (background !== undefined) {
     if (
@@ -75,7 +80,7 @@ export async function decodeImage(
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) {
       throw new ImageError(
-        `image ${source} decoded to ${info.channels} channels instead of RGB; convert it to an RGB JPEG or PNG.`,
+        `${what} decoded to ${info.channels} channels instead of RGB; convert it to an RGB JPEG or PNG.`,
       );
     }
     const format = (await sharp(bytes).metadata()).format ?? 'unknown';
@@ -88,8 +93,6 @@ export async function decodeImage(
     };
   } catch (e) {
     if (e instanceof ImageError) throw e;
-    throw new ImageError(
-      `cannot decode image ${source}: ${errorText(e)}. Give a JPEG, PNG or WebP file.`,
-    );
+    throw new ImageError(`cannot decode ${what}: ${errorText(e)}. Give a JPEG, PNG or WebP file.`);
   }
 }

@@ -4,7 +4,7 @@
  * crop offsets int(round((n − 224)/2)) as torchvision's CenterCrop), computed offline and
  * written down here.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -369,6 +369,17 @@ describe('errors name what is wrong', () => {
     expect(err).toBeInstanceOf(Glas3dError);
     expect((err as Error).message).toContain(bad);
     expect((err as Error).message).toMatch(/cannot decode/);
+  });
+
+  it.skipIf(!hasFinch)('a truncated JPEG is an ImageError, not a half-grey picture', async () => {
+    const bytes = await readFile(FINCH);
+    const cut = path.join(dir, 'cut.jpeg');
+    await writeFile(cut, bytes.subarray(0, bytes.length >> 1));
+    const err = await decodeImage(cut).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ImageError);
+    expect((err as Error).message).toContain(`cannot decode image file ${cut}: `);
+    expect((err as Error).message).toMatch(/premature end/);
+    expect((err as Error).message).not.toContain('\n');
   });
 
   it('a missing file is an ImageError naming it', async () => {
