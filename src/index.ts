@@ -13,3 +13,4 @@ export * from './explain/baselines.js';
 export * from './explain/explain-volume.js';
 export * from './report/explanation-files.js';
 export * from './report/table.js';
+export * from './cohort/index.js';

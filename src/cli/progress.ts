@@ -5,7 +5,7 @@
 import type { CliIo } from './io.js';
 
 export interface Progress {
-  update: (done: number, total: number) => void;
+  update: (done: number, total: number, label?: string) => void;
   done: () => void;
 }
 
@@ -14,11 +14,11 @@ export function progressReporter(
   label: string,
   isTty = Boolean(process.stderr.isTTY),
 ): Progress {
-  const start = Date.now();
+  let start = Date.now();
   let lastPrint = 0;
   let lastPercent = -1;
   return {
-    update(done, total) {
+    update(done, total, current = label) {
       const now = Date.now();
       const fraction = total > 0 ? done / total : 1;
       const elapsed = (now - start) / 1000;
@@ -29,18 +29,22 @@ export function progressReporter(
         const width = 30;
         const filled = Math.round(fraction * width);
         io.err(
-          `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ETA ${Number.isFinite(eta) ? eta.toFixed(0) : '?'} s `,
+          `\r${current} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ETA ${Number.isFinite(eta) ? eta.toFixed(0) : '?'} s `,
         );
         return;
       }
       const percent = Math.floor(fraction * 10) * 10;
       if (percent > lastPercent) {
         lastPercent = percent;
-        io.err(`${label}: ${done}/${total} (${percent}%), ${elapsed.toFixed(0)} s\n`);
+        io.err(`${current}: ${done}/${total} (${percent}%), ${elapsed.toFixed(0)} s\n`);
       }
     },
+    /** End the current bar; the next update starts a new one. */
     done() {
-      if (isTty) io.err('\n');
+      if (isTty && lastPrint > 0) io.err('\n');
+      start = Date.now();
+      lastPrint = 0;
+      lastPercent = -1;
     },
   };
 }

@@ -43,6 +43,8 @@ export interface ExplainOptions {
   baseline?: BaselineSpec;
   /** σ of the 'blur' baseline in mm. */
   blurSigmaMm?: number;
+  /** The atlas's template already read (any grid), so a cohort reads it once. */
+  template?: Volume;
   /** Class to explain; default the model's top class on the volume. */
   targetClass?: number;
   /** Recursive GLAS (Algorithm 1) at the first σ, up to this many passes (0 = off). */
@@ -122,12 +124,9 @@ export async function explain(
       typeof options.atlas === 'object' ? options.atlas : await loadAtlas(options.atlas ?? 'aal');
     const axes = volumeAxes(classifier, volume);
     const onGrid = atlasOnGrid(atlas, volume);
+    const wantsTemplate = options.baseline === 'template' || options.baseline === undefined;
     const template =
-      options.baseline === 'template' || options.baseline === undefined
-        ? atlas.template
-          ? await readVolume(atlas.template)
-          : undefined
-        : undefined;
+      options.template ?? (wantsTemplate && atlas.template ? await readVolume(atlas.template) : undefined);
     const baselineSpec: BaselineSpec = options.baseline ?? (template ? 'template' : 'zero');
     const baselineGrid = makeBaseline(baselineSpec, volume, {
       template,

@@ -7,3 +7,5 @@ export * from './resample.js';
 export * from './volume.js';
 export { writeFileAtomic } from './atomic.js';
 export * from './smooth.js';
+export * from './intensity.js';
+export * from './mask.js';

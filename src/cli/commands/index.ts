@@ -7,7 +7,9 @@ import type { CliIo } from '../io.js';
 import { register as atlas } from './atlas.js';
 import { register as explain } from './explain.js';
 import { register as info } from './info.js';
+import { register as merge } from './merge.js';
+import { register as run } from './run.js';
 
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
-export const COMMANDS: RegisterCommand[] = [info, atlas, explain];
+export const COMMANDS: RegisterCommand[] = [info, atlas, explain, run, merge];

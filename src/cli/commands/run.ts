@@ -1,0 +1,206 @@
+/** `glas3d run --cohort DIR --model M.onnx`: explain a cohort and rank its regions. */
+import { Option, type Command } from 'commander';
+import { parseShard } from '../../cohort/subjects.js';
+import { runCohort, type RunEvent, type RunSummary } from '../../cohort/run.js';
+import type { CohortRegionRow } from '../../cohort/cohort-outputs.js';
+import { Glas3dError } from '../../errors.js';
+import type { GlasMode } from '../../glas3d/index.js';
+import { DEVICES, LAYOUTS, type AxisOrder, type Device, type Layout } from '../../model/index.js';
+import { INTENSITY_NORMALIZATIONS, type IntensityNormalization } from '../../volume/index.js';
+import { fixed, formatTable, num } from '../format.js';
+import type { CliIo } from '../io.js';
+import { parseCount, parseNumberList } from '../options.js';
+import { progressReporter } from '../progress.js';
+
+interface RunFlags {
+  cohort: string;
+  control?: string;
+  model: string;
+  atlas: string;
+  names?: string;
+  out: string;
+  sigma: number[];
+  mode: GlasMode;
+  baseline: string;
+  class?: number;
+  device: Device;
+  batch?: number;
+  layout?: Layout;
+  axes?: AxisOrder;
+  normalize: IntensityNormalization;
+  grid?: string;
+  shard?: string;
+  groupColumn?: string;
+  group?: string;
+  spaceCheck: boolean;
+  seed: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function register(program: Command, io: CliIo): void {
+  program
+    .command('run')
+    .description(
+      'explain a cohort of template-normalized MRIs and rank the regions that drive the model',
+    )
+    .requiredOption(
+      '--cohort <dir>',
+      'folder of .nii/.nii.gz (searched recursively) or a BIDS dataset',
+    )
+    .requiredOption('--model <file>', 'ONNX classifier')
+    .option('--atlas <atlas>', '"aal" or a label image', 'aal')
+    .option('--names <file>', 'region names for a label image atlas')
+    .option('--out <dir>', 'results folder', 'glas3d-results')
+    .option('--sigma <mm>', 'σ in mm, one map each (comma list)', parseNumberList('--sigma'), [10])
+    .addOption(
+      new Option('--mode <mode>', 'eq. 1, 2 or 3')
+        .choices(['light', 'shadow', 'fusion'])
+        .default('fusion'),
+    )
+    .option(
+      '--baseline <kind>',
+      'zero, mean, blur, template, control (the --control mean) or a volume FILE',
+      'template',
+    )
+    .option(
+      '--class <n>',
+      'class to explain (default 1 for two-class models)',
+      parseCount('--class'),
+    )
+    .option(
+      '--control <dir>',
+      'a control group: explained the same way and compared region by region',
+    )
+    .addOption(
+      new Option('--device <device>', 'execution provider').choices(DEVICES).default('cpu'),
+    )
+    .option('--batch <n>', 'samples per model call', parseCount('--batch', 1))
+    .addOption(
+      new Option('--layout <layout>', 'model input layout (default: inferred)').choices(LAYOUTS),
+    )
+    .addOption(
+      new Option('--axes <order>', 'volume axis order in the model input (default xyz)').choices([
+        'xyz',
+        'zyx',
+      ]),
+    )
+    .addOption(
+      new Option('--normalize <method>', 'intensity normalization as the model was trained')
+        .choices(INTENSITY_NORMALIZATIONS)
+        .default('none'),
+    )
+    .option('--grid <ref>', "a volume on the model's grid (for non-standard grids)")
+    .option('--shard <i/n>', 'run only shard i of n (then glas3d merge)')
+    .option('--group-column <name>', 'BIDS: participants.tsv column holding the group')
+    .option('--group <value>', 'BIDS: explain only participants of this group')
+    .option('--no-space-check', 'do not refuse scans that do not line up with the template')
+    .option('--seed <n>', 'seed of the bootstrap and permutations', parseCount('--seed'), 1)
+    .option('--json', 'print a machine-readable summary on stdout')
+    .option('--quiet', 'no progress')
+    .action(async (flags: RunFlags) => {
+      const progress = flags.quiet ? undefined : progressReporter(io, 'subject');
+      let current = '';
+      const onEvent = (e: RunEvent) => {
+        if (flags.quiet) return;
+        if (e.kind === 'start') {
+          io.err(
+            `glas3d run: ${e.cohort} subject(s)${e.control ? ` + ${e.control} control(s)` : ''}, explaining class ${e.targetClass}\n`,
+          );
+        } else if (e.kind === 'subject') {
+          current = `[${e.position}/${e.total}] ${e.group === 'control' ? 'control ' : ''}sub-${e.id}`;
+        } else if (e.kind === 'progress') {
+          progress?.update(e.done, e.total, current);
+        } else if (e.kind === 'done') {
+          progress?.done();
+          io.err(`${current}: P = ${num(e.probability, 4)}, ${fixed(e.seconds, 1)} s\n`);
+        } else if (e.kind === 'skipped') {
+          io.err(`sub-${e.id}: already done, skipped\n`);
+        } else if (e.kind === 'failed') {
+          progress?.done();
+          io.err(`${current}: FAILED: ${e.reason}\n`);
+        }
+      };
+      const summary = await runCohort({
+        cohort: flags.cohort,
+        control: flags.control,
+        out: flags.out,
+        model: flags.model,
+        atlas: flags.atlas,
+        names: flags.names,
+        sigmaMm: flags.sigma,
+        mode: flags.mode,
+        baseline: flags.baseline,
+        targetClass: flags.class,
+        device: flags.device,
+        batchSize: flags.batch,
+        layout: flags.layout,
+        axes: flags.axes,
+        normalize: flags.normalize,
+        grid: flags.grid,
+        shard: flags.shard ? parseShard(flags.shard) : undefined,
+        groupColumn: flags.groupColumn,
+        group: flags.group,
+        checkSpace: flags.spaceCheck,
+        seed: flags.seed,
+        onEvent,
+      });
+      printSummary(io, summary, flags);
+      if (summary.failed.length > 0) {
+        throw new Glas3dError(
+          `${summary.failed.length} subject(s) failed (reasons in ${summary.out}/errors.tsv); the other subjects' results are written.`,
+        );
+      }
+    });
+}
+
+export function printSummary(
+  io: CliIo,
+  summary: RunSummary | { regions: CohortRegionRow[]; files: string[] },
+  flags: { json?: boolean; quiet?: boolean },
+): void {
+  if (flags.json) {
+    io.out(JSON.stringify(summary, null, 2) + '\n');
+    return;
+  }
+  if ('explained' in summary) {
+    io.out(
+      `${summary.explained} explained, ${summary.skipped} already done, ${summary.failed.length} failed${summary.explained ? ` (${fixed(summary.secondsPerSubject, 1)} s per subject)` : ''}\n`,
+    );
+    for (const f of summary.failed) io.out(`  failed: sub-${f.id} (${f.path}): ${f.reason}\n`);
+  }
+  if (summary.regions.length > 0) {
+    const sigma = summary.regions[0].sigmaMm;
+    const top = summary.regions.filter((r) => r.sigmaMm === sigma).slice(0, 10);
+    const withControl = top[0]?.control !== undefined;
+    io.out(
+      `\ntop regions at σ = ${sigma} mm (score: mean of per-subject scores normalized to each subject's maximum):\n`,
+    );
+    io.out(
+      formatTable(
+        [
+          'rank',
+          'region',
+          'hemi',
+          'score',
+          '95% CI',
+          'top-10',
+          ...(withControl ? ['Δ vs control', 'p', 'q'] : []),
+        ],
+        top.map((r) => [
+          String(r.rank),
+          r.name,
+          r.hemisphere,
+          fixed(r.score, 3),
+          `${fixed(r.ciLow, 3)}–${fixed(r.ciHigh, 3)}`,
+          `${Math.round(100 * r.top10Fraction)}%`,
+          ...(r.control
+            ? [fixed(r.control.difference, 3), num(r.control.p, 4), num(r.control.q, 4)]
+            : []),
+        ]),
+        ['right', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
+      ),
+    );
+  }
+  io.out(`\nresults: ${summary.files.join(', ')}\n`);
+}

@@ -1,0 +1,199 @@
+/**
+ * Cohort-level outputs, computed from the per-subject files alone (so a single run, a resumed
+ * run and merged shards give the same bytes): the ranked `regions.csv` with bootstrap CIs (and,
+ * with a control group, permutation p and FDR q), and the cohort saliency map per σ — the
+ * subjects' maps, each divided by its own maximum, summed and normalized to a maximum of 1
+ * (appendix A of the paper: "linearly integrated and normalized").
+ */
+import type { Atlas } from '../atlas/index.js';
+import { formatDelimited, type Cell } from '../report/table.js';
+import { readVolume, writeFileAtomic, writeVolume, type Volume } from '../volume/index.js';
+import { cohortMapPath, readSubjectRegions, subjectMapPath, type Group } from './derivatives.js';
+import { aggregateRegions, benjaminiHochberg, normalizeToMax, permutationTest } from './stats.js';
+import { join } from 'node:path';
+
+export interface CohortRegionRow {
+  sigmaMm: number;
+  rank: number;
+  index: number;
+  name: string;
+  hemisphere: string;
+  score: number;
+  sd: number;
+  ciLow: number;
+  ciHigh: number;
+  top10Fraction: number;
+  centreMm: [number, number, number];
+  n: number;
+  control?: { score: number; difference: number; p: number; q: number; n: number };
+}
+
+export interface CohortOutputsOptions {
+  sigmaMm: readonly number[];
+  /** Ids of finished subjects. */
+  cohort: readonly string[];
+  control: readonly string[];
+  bootstrap?: number;
+  permutations?: number;
+  seed?: number;
+}
+
+export const COHORT_REGION_COLUMNS = [
+  'sigma_mm',
+  'rank',
+  'index',
+  'name',
+  'hemisphere',
+  'score',
+  'sd',
+  'ci_low',
+  'ci_high',
+  'top10_fraction',
+  'centre_x_mm',
+  'centre_y_mm',
+  'centre_z_mm',
+  'n_subjects',
+];
+const CONTROL_COLUMNS = ['control_score', 'difference', 'p', 'q', 'n_control'];
+
+/** Per σ: each subject's region scores (atlas order), normalized to the subject's maximum. */
+async function normalizedScores(
+  out: string,
+  ids: readonly string[],
+  group: Group,
+  atlas: Atlas,
+  sigmaMm: number,
+): Promise<Float64Array[]> {
+  const order = new Map(atlas.regions.map((r, i) => [r.index, i]));
+  const result: Float64Array[] = [];
+  for (const id of ids) {
+    const rows = (await readSubjectRegions(out, id, group)).filter((r) => r.sigmaMm === sigmaMm);
+    const raw = new Float64Array(atlas.regions.length);
+    for (const r of rows) {
+      const slot = order.get(r.index);
+      if (slot !== undefined) raw[slot] = r.score;
+    }
+    result.push(normalizeToMax(raw));
+  }
+  return result;
+}
+
+export async function writeCohortOutputs(
+  out: string,
+  atlas: Atlas,
+  options: CohortOutputsOptions,
+): Promise<{ rows: CohortRegionRow[]; files: string[] }> {
+  const rows: CohortRegionRow[] = [];
+  const files: string[] = [];
+  // Sorted ids: the bootstrap and permutations depend on subject order, which must not depend
+  // on how the subjects were found (one run, resumed, or merged shards).
+  options = {
+    ...options,
+    cohort: [...options.cohort].sort(),
+    control: [...options.control].sort(),
+  };
+  for (const sigmaMm of options.sigmaMm) {
+    if (options.cohort.length === 0) break;
+    const cohort = await normalizedScores(out, options.cohort, 'cohort', atlas, sigmaMm);
+    const aggregate = aggregateRegions(cohort, {
+      bootstrap: options.bootstrap,
+      seed: options.seed,
+    });
+    let control: CohortRegionRow['control'][] | undefined;
+    if (options.control.length > 0) {
+      const ctrl = await normalizedScores(out, options.control, 'control', atlas, sigmaMm);
+      const ctrlMean = aggregateRegions(ctrl, { bootstrap: 1, seed: options.seed });
+      const test = permutationTest(cohort, ctrl, {
+        permutations: options.permutations,
+        seed: options.seed,
+      });
+      const q = benjaminiHochberg(test.p);
+      control = atlas.regions.map((_, i) => ({
+        score: ctrlMean[i].mean,
+        difference: test.difference[i],
+        p: test.p[i],
+        q: q[i],
+        n: ctrl.length,
+      }));
+    }
+    const forSigma = atlas.regions.map((r, i): CohortRegionRow => ({
+      sigmaMm,
+      rank: 0,
+      index: r.index,
+      name: r.name,
+      hemisphere: r.hemisphere,
+      score: aggregate[i].mean,
+      sd: aggregate[i].sd,
+      ciLow: aggregate[i].ciLow,
+      ciHigh: aggregate[i].ciHigh,
+      top10Fraction: aggregate[i].topKFraction,
+      centreMm: r.centreMm,
+      n: aggregate[i].n,
+      control: control?.[i],
+    }));
+    forSigma.sort((a, b) => b.score - a.score || a.index - b.index);
+    forSigma.forEach((row, k) => (row.rank = k + 1));
+    rows.push(...forSigma);
+
+    for (const [group, ids] of [
+      ['cohort', options.cohort],
+      ['control', options.control],
+    ] as const) {
+      if (ids.length === 0) continue;
+      const path = cohortMapPath(out, sigmaMm, group);
+      await writeVolume(path, await integrateMaps(out, ids, group, sigmaMm), {
+        description: `glas3d cohort map sigma=${sigmaMm}mm n=${ids.length}`,
+      });
+      files.push(path);
+    }
+  }
+  const withControl = options.control.length > 0;
+  const table: Cell[][] = [[...COHORT_REGION_COLUMNS, ...(withControl ? CONTROL_COLUMNS : [])]];
+  for (const r of rows) {
+    table.push([
+      r.sigmaMm,
+      r.rank,
+      r.index,
+      r.name,
+      r.hemisphere,
+      r.score,
+      r.sd,
+      r.ciLow,
+      r.ciHigh,
+      r.top10Fraction,
+      ...r.centreMm.map((v) => Number(v.toFixed(2))),
+      r.n,
+      ...(withControl && r.control
+        ? [r.control.score, r.control.difference, r.control.p, r.control.q, r.control.n]
+        : []),
+    ]);
+  }
+  const regionsPath = join(out, 'regions.csv');
+  await writeFileAtomic(regionsPath, formatDelimited(table));
+  files.unshift(regionsPath);
+  return { rows, files };
+}
+
+/** Σ_s S_s / max(S_s), then divided by its own maximum. Streams: one map in memory at a time. */
+async function integrateMaps(
+  out: string,
+  ids: readonly string[],
+  group: Group,
+  sigmaMm: number,
+): Promise<Volume> {
+  let sum: Float64Array | undefined;
+  let grid: Volume | undefined;
+  for (const id of ids) {
+    const map = await readVolume(subjectMapPath(out, id, group, sigmaMm));
+    sum ??= new Float64Array(map.data.length);
+    grid ??= map;
+    let max = 0;
+    for (let o = 0; o < map.data.length; o++) if (map.data[o] > max) max = map.data[o];
+    if (max > 0) for (let o = 0; o < map.data.length; o++) sum[o] += map.data[o] / max;
+  }
+  let max = 0;
+  for (let o = 0; o < sum!.length; o++) if (sum![o] > max) max = sum![o];
+  const data = new Float32Array(sum!.length);
+  if (max > 0) for (let o = 0; o < data.length; o++) data[o] = sum![o] / max;
+  return { dims: grid!.dims, affine: grid!.affine, data };
+}

@@ -1,0 +1,442 @@
+/**
+ * `runCohort`: explain every subject of a cohort (and of a control group), resumably, one
+ * subject at a time, then rank the regions across subjects. Nothing is lost: each file is
+ * written atomically, a subject's sidecar is written last and marks it done, a failing subject
+ * is recorded in errors.tsv while the rest go on, and a rerun skips what is done.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { atlasOnGrid, loadAtlas } from '../atlas/index.js';
+import { Glas3dError, OptionError } from '../errors.js';
+import { BASELINE_KINDS, type BaselineSpec } from '../explain/baselines.js';
+import { explain } from '../explain/explain-volume.js';
+import type { GlasMode } from '../glas3d/index.js';
+import {
+  loadOnnxClassifier,
+  type AxisOrder,
+  type Device,
+  type Layout,
+  type OnnxClassifier,
+} from '../model/index.js';
+import { formatDelimited } from '../report/table.js';
+import {
+  readVolume,
+  resample,
+  sameGrid,
+  writeFileAtomic,
+  type Grid,
+  type IntensityNormalization,
+  type Volume,
+} from '../volume/index.js';
+import { writeCohortOutputs, type CohortRegionRow } from './cohort-outputs.js';
+import {
+  readSidecar,
+  removeStaleTemporaries,
+  writeSubject,
+  type Group,
+  type SubjectSidecar,
+} from './derivatives.js';
+import { discoverSubjects, shardOf, type Subject } from './subjects.js';
+import {
+  modelGrid,
+  prepareSubject,
+  templateReference,
+  type TemplateReference,
+} from './template-space.js';
+
+export interface RunOptions {
+  cohort: string;
+  control?: string;
+  out: string;
+  model: string;
+  atlas?: string;
+  names?: string;
+  sigmaMm?: number[];
+  mode?: GlasMode;
+  /** zero | mean | blur | template | control (the control group's mean) | a volume file. */
+  baseline?: string;
+  /** Class to explain; default 1 for two-class models (the positive class, e.g. AD). */
+  targetClass?: number;
+  layout?: Layout;
+  axes?: AxisOrder;
+  device?: Device;
+  batchSize?: number;
+  normalize?: IntensityNormalization;
+  /** A volume on the model's grid, for grids that are not standard MNI ones. */
+  grid?: string;
+  shard?: { index: number; count: number };
+  groupColumn?: string;
+  group?: string;
+  /** Refuse scans that do not line up with the template (default true). */
+  checkSpace?: boolean;
+  bootstrap?: number;
+  permutations?: number;
+  seed?: number;
+  onEvent?: (event: RunEvent) => void;
+}
+
+export type RunEvent =
+  | { kind: 'start'; total: number; cohort: number; control: number; targetClass: number }
+  | { kind: 'subject'; group: Group; id: string; position: number; total: number }
+  | { kind: 'progress'; done: number; total: number }
+  | { kind: 'skipped'; group: Group; id: string }
+  | { kind: 'done'; group: Group; id: string; seconds: number; probability: number }
+  | { kind: 'failed'; group: Group; id: string; reason: string };
+
+export interface SubjectFailure {
+  group: Group;
+  id: string;
+  path: string;
+  reason: string;
+}
+
+export interface RunSummary {
+  out: string;
+  targetClass: number;
+  explained: number;
+  skipped: number;
+  failed: SubjectFailure[];
+  /** Cohort rows (all σ), ranked; empty for a shard (merge builds them). */
+  regions: CohortRegionRow[];
+  files: string[];
+  secondsPerSubject: number;
+}
+
+export const GLAS3D_VERSION = await packageVersion();
+
+async function packageVersion(): Promise<string> {
+  try {
+    const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
+    return (JSON.parse(text) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The run's settings, as recorded in run.json and fingerprinted into every sidecar. */
+export interface RunSettings {
+  glas3dVersion: string;
+  model: { path: string; sha256: string; inputShape: number[]; layout?: string; axes?: string };
+  atlas: { name: string; labels: string; names?: string };
+  grid: Grid;
+  sigmaMm: number[];
+  mode: GlasMode;
+  baseline: string;
+  baselineSource?: string;
+  targetClass: number;
+  normalize: IntensityNormalization;
+  checkSpace: boolean;
+  bootstrap: number;
+  permutations: number;
+  seed: number;
+  cohort: string;
+  control?: string;
+}
+
+export function fingerprintOf(settings: RunSettings): string {
+  const {
+    glas3dVersion: _v,
+    cohort: _c,
+    control: _k,
+    bootstrap: _b,
+    permutations: _p,
+    ...rest
+  } = settings;
+  return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
+}
+
+export async function runCohort(options: RunOptions): Promise<RunSummary> {
+  const emit = options.onEvent ?? (() => undefined);
+  const out = resolve(options.out);
+  if (!existsSync(options.model)) throw new OptionError(`${options.model}: no such model file.`);
+  const classifier = await loadOnnxClassifier(options.model, {
+    layout: options.layout,
+    axes: options.axes,
+    device: options.device,
+    batchSize: options.batchSize,
+  });
+  try {
+    return await runWith(classifier, out, options, emit);
+  } finally {
+    await classifier.dispose();
+  }
+}
+
+async function runWith(
+  classifier: OnnxClassifier,
+  out: string,
+  options: RunOptions,
+  emit: (e: RunEvent) => void,
+): Promise<RunSummary> {
+  const axes = classifier.gridAxes;
+  if (!axes || axes.tensorAxis.length !== 3) {
+    throw new OptionError(
+      `${options.model}: the model input [${classifier.inputShape.join(', ')}] is not a 3-D volume; give --layout NCDHW or NDHWC if it is one.`,
+    );
+  }
+  const grid = modelGrid(axes.gridDims, options.grid ? await readVolume(options.grid) : undefined);
+  const atlas = await loadAtlas(options.atlas ?? 'aal', { names: options.names });
+  const atlasGrid = atlasOnGrid(atlas, grid);
+  const template = atlas.template ? await readVolume(atlas.template) : undefined;
+  const reference = template ? templateReference(template, grid) : undefined;
+  const targetClass = options.targetClass ?? defaultClass(classifier);
+  classifier.checkClass(targetClass);
+
+  const shard = options.shard ?? { index: 1, count: 1 };
+  const cohort = shardOf(await discoverSubjects(options.cohort, options), shard);
+  const control = options.control ? shardOf(await discoverSubjects(options.control), shard) : [];
+  const baselineName = options.baseline ?? 'template';
+  if (baselineName === 'control' && !options.control) {
+    throw new OptionError(
+      '--baseline control needs --control DIR (the control group whose mean is the baseline).',
+    );
+  }
+  const normalize = options.normalize ?? 'none';
+  const settings: RunSettings = {
+    glas3dVersion: GLAS3D_VERSION,
+    model: {
+      path: resolve(options.model),
+      sha256: await sha256File(options.model),
+      inputShape: [...classifier.inputShape],
+      layout: classifier.layout,
+      axes: classifier.axes,
+    },
+    atlas: { name: atlas.name, labels: atlas.source.labels, names: atlas.source.names },
+    grid,
+    sigmaMm: options.sigmaMm ?? [10],
+    mode: options.mode ?? 'fusion',
+    baseline: baselineName,
+    baselineSource: await baselineSource(baselineName, options),
+    targetClass,
+    normalize,
+    checkSpace: options.checkSpace !== false,
+    bootstrap: options.bootstrap ?? 2000,
+    permutations: options.permutations ?? 5000,
+    seed: options.seed ?? 1,
+    cohort: resolve(options.cohort),
+    control: options.control ? resolve(options.control) : undefined,
+  };
+  const fingerprint = fingerprintOf(settings);
+
+  await removeStaleTemporaries(out);
+  await writeDatasetDescription(out, settings);
+
+  const work: Array<{ group: Group; subject: Subject }> = [
+    ...cohort.map((subject) => ({ group: 'cohort' as const, subject })),
+    ...control.map((subject) => ({ group: 'control' as const, subject })),
+  ];
+  emit({
+    kind: 'start',
+    total: work.length,
+    cohort: cohort.length,
+    control: control.length,
+    targetClass,
+  });
+
+  // The baseline volume shared by every subject ('control' or a file), built only when needed.
+  let sharedBaseline: Volume | undefined;
+  const baselineFor = async (): Promise<BaselineSpec> => {
+    if ((BASELINE_KINDS as readonly string[]).includes(baselineName))
+      return baselineName as BaselineSpec;
+    sharedBaseline ??=
+      baselineName === 'control'
+        ? await controlMean(
+            await discoverSubjects(options.control!),
+            grid,
+            normalize,
+            reference,
+            settings.checkSpace,
+          )
+        : await onGrid(await readVolume(baselineName), grid);
+    return sharedBaseline;
+  };
+
+  const failed: SubjectFailure[] = [];
+  const finished: Record<Group, string[]> = { cohort: [], control: [] };
+  let explained = 0;
+  let skipped = 0;
+  let explainSeconds = 0;
+  for (let position = 0; position < work.length; position++) {
+    const { group, subject } = work[position];
+    const previous = await readSidecar(out, subject.id, group);
+    if (previous && previous.fingerprint === fingerprint) {
+      skipped++;
+      finished[group].push(subject.id);
+      emit({ kind: 'skipped', group, id: subject.id });
+      continue;
+    }
+    emit({ kind: 'subject', group, id: subject.id, position: position + 1, total: work.length });
+    const started = performance.now();
+    try {
+      const volume = await readVolume(subject.path);
+      const prepared = prepareSubject(volume, subject.path, grid, normalize, reference, {
+        checkSpace: settings.checkSpace,
+      });
+      const prepareMs = performance.now() - started;
+      const explanation = await explain(prepared.volume, {
+        model: classifier,
+        atlas: atlasGrid,
+        template,
+        sigmaMm: settings.sigmaMm,
+        mode: settings.mode,
+        baseline: await baselineFor(),
+        targetClass,
+        onProgress: (done, total) => emit({ kind: 'progress', done, total }),
+      });
+      const sidecar: SubjectSidecar = {
+        subject: `sub-${subject.id}`,
+        group,
+        source: resolve(subject.path),
+        fingerprint,
+        targetClass,
+        probability: explanation.probability,
+        probabilities: explanation.probabilities,
+        sigmaMm: settings.sigmaMm,
+        resampled: prepared.resampled,
+        templateCorrelation: prepared.templateCorrelation,
+        forwardPasses: explanation.forwardPasses,
+        timing: { ...explanation.timing, prepareMs },
+        parameters: settings,
+      };
+      await writeSubject(out, subject.id, group, explanation, sidecar);
+      const seconds = (performance.now() - started) / 1000;
+      explainSeconds += seconds;
+      explained++;
+      finished[group].push(subject.id);
+      emit({ kind: 'done', group, id: subject.id, seconds, probability: explanation.probability });
+    } catch (e) {
+      // One subject's failure never stops the cohort; an unexpected one is labelled as a bug.
+      const reason =
+        e instanceof Glas3dError
+          ? e.message
+          : `unexpected error (a bug in glas3d, please report it): ${e instanceof Error ? e.message : String(e)}`;
+      failed.push({ group, id: subject.id, path: subject.path, reason });
+      emit({ kind: 'failed', group, id: subject.id, reason });
+    }
+  }
+
+  await writeErrors(out, failed);
+  let regions: CohortRegionRow[] = [];
+  const files = [join(out, 'errors.tsv')];
+  if (shard.count === 1) {
+    const written = await writeCohortOutputs(out, atlas, {
+      sigmaMm: settings.sigmaMm,
+      cohort: finished.cohort,
+      control: finished.control,
+      bootstrap: settings.bootstrap,
+      permutations: settings.permutations,
+      seed: settings.seed,
+    });
+    regions = written.rows;
+    files.unshift(...written.files);
+  }
+  return {
+    out,
+    targetClass,
+    explained,
+    skipped,
+    failed,
+    regions,
+    files,
+    secondsPerSubject: explained > 0 ? explainSeconds / explained : 0,
+  };
+}
+
+/** Two-class models explain class 1 (the positive class, e.g. AD); others must say. */
+function defaultClass(classifier: OnnxClassifier): number {
+  if (classifier.classes === 2) return 1;
+  throw new OptionError(
+    `${classifier.modelName} has ${classifier.classes} classes: give --class N (0–${classifier.classes - 1}), the class whose evidence the cohort shares.`,
+  );
+}
+
+async function baselineSource(name: string, options: RunOptions): Promise<string | undefined> {
+  if (name === 'control') {
+    // The control group's files and sizes: a changed group means a different baseline.
+    const subjects = await discoverSubjects(options.control!);
+    const listing = subjects.map((s) => `${s.path}:${statSync(s.path).size}`).join('\n');
+    return `control:${createHash('sha256').update(listing).digest('hex').slice(0, 16)}`;
+  }
+  if ((BASELINE_KINDS as readonly string[]).includes(name)) return undefined;
+  if (!existsSync(name)) {
+    throw new OptionError(
+      `--baseline ${name}: not one of ${BASELINE_KINDS.join(', ')}, control, and no such file.`,
+    );
+  }
+  return `file:${await sha256File(name)}`;
+}
+
+async function onGrid(volume: Volume, grid: Grid): Promise<Volume> {
+  return sameGrid(volume, grid) ? volume : resample(volume, grid, 'linear');
+}
+
+/** The voxelwise mean of the control group on the model grid, in one streaming pass. */
+async function controlMean(
+  subjects: Subject[],
+  grid: Grid,
+  normalize: IntensityNormalization,
+  reference: TemplateReference | undefined,
+  checkSpace: boolean,
+): Promise<Volume> {
+  let sum: Float64Array | undefined;
+  let n = 0;
+  for (const s of subjects) {
+    try {
+      const prepared = prepareSubject(
+        await readVolume(s.path),
+        s.path,
+        grid,
+        normalize,
+        reference,
+        { checkSpace },
+      );
+      sum ??= new Float64Array(prepared.volume.data.length);
+      for (let o = 0; o < sum.length; o++) sum[o] += prepared.volume.data[o];
+      n++;
+    } catch (e) {
+      if (!(e instanceof Glas3dError)) throw e; // a bad control is reported when it is explained
+    }
+  }
+  if (!sum || n === 0)
+    throw new OptionError('--baseline control: no control subject could be read.');
+  return { dims: [...grid.dims], affine: grid.affine, data: Float32Array.from(sum, (v) => v / n) };
+}
+
+async function writeDatasetDescription(out: string, settings: RunSettings): Promise<void> {
+  await writeFileAtomic(
+    join(out, 'dataset_description.json'),
+    JSON.stringify(
+      {
+        Name: 'glas3d saliency maps and region rankings',
+        BIDSVersion: '1.9.0',
+        DatasetType: 'derivative',
+        GeneratedBy: [
+          {
+            Name: 'glas3d',
+            Version: settings.glas3dVersion,
+            Description: `GLAS ${settings.mode}, sigma ${settings.sigmaMm.join(',')} mm, baseline ${settings.baseline}, class ${settings.targetClass}`,
+          },
+        ],
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  await writeFileAtomic(join(out, 'run.json'), JSON.stringify(settings, null, 2) + '\n');
+}
+
+async function writeErrors(out: string, failed: SubjectFailure[]): Promise<void> {
+  const rows = [
+    ['group', 'subject', 'file', 'reason'],
+    ...failed.map((f) => [f.group, `sub-${f.id}`, f.path, f.reason]),
+  ];
+  await writeFileAtomic(join(out, 'errors.tsv'), formatDelimited(rows, '\t'));
+}

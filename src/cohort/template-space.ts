@@ -1,0 +1,166 @@
+/**
+ * Bringing a subject onto the model's input grid. glas3d does not register scans: a subject
+ * must already be in template (MNI) space. On the grid it is used as is; on another grid in
+ * the same world space it is resampled through its affine; a scan that is plainly not in
+ * template space is refused with a message saying that registration is needed.
+ */
+import { Glas3dError, OptionError } from '../errors.js';
+import {
+  MNI_GRIDS,
+  foregroundMask,
+  gaussianSmooth,
+  normalizeIntensity,
+  resample,
+  sameGrid,
+  type Grid,
+  type IntensityNormalization,
+  type Volume,
+} from '../volume/index.js';
+
+/** A subject that cannot be explained; the run records it in errors.tsv and goes on. */
+export class SubjectError extends Glas3dError {}
+
+/** The model's grid: `--grid` when given, else the standard grid with the model's dims. */
+export function modelGrid(gridDims: readonly number[], reference?: Grid): Grid {
+  if (reference) {
+    if (reference.dims.some((d, i) => d !== gridDims[i])) {
+      throw new OptionError(
+        `--grid is ${reference.dims.join('×')} but the model takes ${gridDims.join('×')}.`,
+      );
+    }
+    return reference;
+  }
+  const known = Object.values(MNI_GRIDS).find((g) => g.dims.every((d, i) => d === gridDims[i]));
+  if (!known) {
+    throw new OptionError(
+      `the model takes a ${gridDims.join('×')} volume, not one of the standard MNI grids (${Object.values(
+        MNI_GRIDS,
+      )
+        .map((g) => g.dims.join('×'))
+        .join(', ')}); give --grid REF.nii.gz, a volume on the model's grid.`,
+    );
+  }
+  return known;
+}
+
+/** Below this smoothed correlation with the template a scan is taken as not normalized. */
+export const MIN_TEMPLATE_CORRELATION = 0.85;
+/** A scan must cover at least this fraction of the template's brain. */
+export const MIN_TEMPLATE_COVERAGE = 0.9;
+const CHECK_SMOOTHING_MM = 8;
+
+export interface TemplateReference {
+  /** The template on the model grid. */
+  template: Volume;
+  brain: Uint8Array;
+  smoothed: Float32Array;
+}
+
+export function templateReference(template: Volume, grid: Grid): TemplateReference {
+  const onGrid = sameGrid(template, grid) ? template : resample(template, grid, 'linear');
+  return {
+    template: onGrid,
+    brain: foregroundMask(onGrid),
+    smoothed: gaussianSmooth(onGrid, CHECK_SMOOTHING_MM).data,
+  };
+}
+
+export interface PreparedSubject {
+  volume: Volume;
+  resampled: boolean;
+  /** Set when the subject was resampled: how well it matches the template. */
+  templateCorrelation?: number;
+  templateCoverage?: number;
+}
+
+/**
+ * Put a subject on the model grid and normalize its intensities. `reference` is needed to
+ * check subjects that are not already on the grid.
+ */
+export function prepareSubject(
+  subject: Volume,
+  name: string,
+  grid: Grid,
+  normalization: IntensityNormalization,
+  reference: TemplateReference | undefined,
+  options: { checkSpace?: boolean } = {},
+): PreparedSubject {
+  if (subject.dims.filter((d) => d > 1).length < 3) {
+    throw new SubjectError(
+      `${name}: a ${subject.dims.join('×')} image is not a 3-D volume (a single slice?); glas3d needs whole-brain 3-D scans.`,
+    );
+  }
+  if (sameGrid(subject, grid)) {
+    return { volume: normalizeIntensity(subject, normalization), resampled: false };
+  }
+  const onGrid = resample(subject, grid, 'linear');
+  let templateCorrelation: number | undefined;
+  let templateCoverage: number | undefined;
+  if (reference && options.checkSpace !== false) {
+    ({ correlation: templateCorrelation, coverage: templateCoverage } = templateMatch(
+      subject,
+      onGrid,
+      grid,
+      reference,
+    ));
+    if (templateCoverage < MIN_TEMPLATE_COVERAGE) {
+      throw new SubjectError(
+        `${name}: the scan covers only ${(100 * templateCoverage).toFixed(0)}% of the template brain on the model grid; it is cropped or not in template (MNI) space. Register it to the template first (e.g. FSL FLIRT/FNIRT, ANTs, SPM normalise).`,
+      );
+    }
+    if (templateCorrelation < MIN_TEMPLATE_CORRELATION) {
+      throw new SubjectError(
+        `${name}: the scan does not line up with the template (smoothed correlation ${templateCorrelation.toFixed(2)} < ${MIN_TEMPLATE_CORRELATION}): it looks like a scan in native space. Register it to the template (MNI) first (e.g. FSL FLIRT/FNIRT, ANTs, SPM normalise), or pass --no-space-check if you are sure it is normalized.`,
+      );
+    }
+  }
+  return {
+    volume: normalizeIntensity(onGrid, normalization),
+    resampled: true,
+    templateCorrelation,
+    templateCoverage,
+  };
+}
+
+/** Correlation of the smoothed subject and template over the template's brain, and coverage. */
+function templateMatch(
+  subject: Volume,
+  onGrid: Volume,
+  grid: Grid,
+  reference: TemplateReference,
+): { correlation: number; coverage: number } {
+  // Coverage: template-brain voxels that fall inside the subject's field of view.
+  const inside = resample(
+    { ...subject, data: new Float32Array(subject.data.length).fill(1) },
+    grid,
+    'nearest',
+  ).data;
+  const smoothed = gaussianSmooth(onGrid, CHECK_SMOOTHING_MM).data;
+  const t = reference.smoothed;
+  let n = 0;
+  let covered = 0;
+  let sa = 0;
+  let sb = 0;
+  for (let o = 0; o < t.length; o++) {
+    if (!reference.brain[o]) continue;
+    n++;
+    covered += inside[o];
+    sa += smoothed[o];
+    sb += t[o];
+  }
+  const ma = sa / n;
+  const mb = sb / n;
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  for (let o = 0; o < t.length; o++) {
+    if (!reference.brain[o]) continue;
+    const x = smoothed[o] - ma;
+    const y = t[o] - mb;
+    num += x * y;
+    da += x * x;
+    db += y * y;
+  }
+  const correlation = da > 0 && db > 0 ? num / Math.sqrt(da * db) : 0;
+  return { correlation, coverage: n > 0 ? covered / n : 0 };
+}

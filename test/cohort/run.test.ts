@@ -1,0 +1,273 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/run-cli.js';
+import { mergeShards } from '../../src/cohort/merge.js';
+import { runCohort } from '../../src/cohort/run.js';
+import { mulberry32 } from '../../src/model/prng.js';
+import { readVolume, writeVolume } from '../../src/volume/index.js';
+import { oracleWorld, parseCsv } from '../explain/oracle-fixtures.js';
+import { makeCohort, TARGETS, type CohortFixture } from './cohort-fixtures.js';
+
+const CHRIS = join(__dirname, '../../../shared/data/mri/chris_t1.nii.gz');
+const root = join(__dirname, '../..');
+
+let fx: CohortFixture;
+let reference: string;
+let referenceCsv: string;
+
+beforeAll(async () => {
+  fx = await makeCohort(await mkdtemp(join(tmpdir(), 'glas3d-cohort-')));
+  reference = join(fx.dir, 'reference');
+  await runCohort({
+    cohort: fx.cohort,
+    out: reference,
+    model: fx.model,
+    baseline: 'zero',
+    sigmaMm: [10],
+  });
+  referenceCsv = await readFile(join(reference, 'regions.csv'), 'utf8');
+}, 300_000);
+
+/** Every file under a folder, relative paths, sorted. */
+function tree(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
+}
+
+describe('glas3d run on a cohort with a known answer', () => {
+  it('ranks the two oracle regions 1 and 2, with CIs clear of the third', async () => {
+    const rows = parseCsv(referenceCsv);
+    expect(rows).toHaveLength(116);
+    expect([Number(rows[0].index), Number(rows[1].index)].sort()).toEqual(TARGETS);
+    expect(Number(rows[1].ci_low)).toBeGreaterThan(Number(rows[2].score));
+    expect(Number(rows[0].n_subjects)).toBe(fx.subjects);
+    expect(Number(rows[0].top10_fraction)).toBe(1);
+  });
+
+  it('writes a BIDS-derivatives folder: per-subject maps, tables, sidecars, a cohort map', async () => {
+    const files = tree(reference);
+    for (let s = 1; s <= fx.subjects; s++) {
+      const id = `sub-${String(s).padStart(2, '0')}`;
+      expect(files).toContain(`${id}/${id}_desc-glas_sigma-10_saliency.nii.gz`);
+      expect(files).toContain(`${id}/${id}_desc-glas_regions.tsv`);
+      expect(files).toContain(`${id}/${id}_desc-glas.json`);
+    }
+    const description = JSON.parse(
+      await readFile(join(reference, 'dataset_description.json'), 'utf8'),
+    );
+    expect(description.DatasetType).toBe('derivative');
+    expect(description.GeneratedBy[0].Name).toBe('glas3d');
+    const sidecar = JSON.parse(
+      await readFile(join(reference, 'sub-05', 'sub-05_desc-glas.json'), 'utf8'),
+    );
+    expect(sidecar.resampled).toBe(true); // a 1 mm subject
+    expect(sidecar.parameters.model.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(sidecar.probability).toBeGreaterThan(0.5);
+    const map = await readVolume(join(reference, 'cohort_desc-glas_sigma-10_saliency.nii.gz'));
+    expect(map.dims).toEqual([91, 109, 91]);
+    expect(map.data.reduce((m, v) => Math.max(m, v), 0)).toBeCloseTo(1, 5);
+    const w = await oracleWorld();
+    let best = 0;
+    for (let o = 1; o < map.data.length; o++) if (map.data[o] > map.data[best]) best = o;
+    expect(TARGETS).toContain(w.onGrid.labels.data[best]);
+    expect(await readFile(join(reference, 'errors.tsv'), 'utf8')).toBe(
+      'group\tsubject\tfile\treason\n',
+    );
+  });
+
+  it('a rerun skips finished subjects and writes the same regions.csv', async () => {
+    const summary = await runCohort({
+      cohort: fx.cohort,
+      out: reference,
+      model: fx.model,
+      baseline: 'zero',
+    });
+    expect(summary.skipped).toBe(fx.subjects);
+    expect(summary.explained).toBe(0);
+    expect(await readFile(join(reference, 'regions.csv'), 'utf8')).toBe(referenceCsv);
+  });
+});
+
+describe('shards', () => {
+  it('3 shards + merge give the same regions.csv and cohort map as one run', async () => {
+    const shards = [1, 2, 3].map((i) => join(fx.dir, `shard-${i}`));
+    for (let i = 0; i < 3; i++) {
+      await runCohort({
+        cohort: fx.cohort,
+        out: shards[i],
+        model: fx.model,
+        baseline: 'zero',
+        shard: { index: i + 1, count: 3 },
+      });
+      expect(existsSync(join(shards[i], 'regions.csv'))).toBe(false); // cohort outputs: merge's job
+    }
+    const merged = join(fx.dir, 'merged');
+    const r = await runCli(['merge', ...shards, '--out', merged]);
+    expect(r.code).toBe(0);
+    expect(await readFile(join(merged, 'regions.csv'), 'utf8')).toBe(referenceCsv);
+    const name = 'cohort_desc-glas_sigma-10_saliency.nii.gz';
+    expect((await readVolume(join(merged, name))).data).toEqual(
+      (await readVolume(join(reference, name))).data,
+    );
+    const summary = await mergeShards(shards, join(fx.dir, 'merged-again'));
+    expect(summary.cohort).toBe(fx.subjects);
+  });
+});
+
+describe('nothing lost', () => {
+  function runUntilKilled(out: string, delayMs: number): Promise<'killed' | 'finished'> {
+    return new Promise((resolveRun, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'src/cli/entry.ts',
+          'run',
+          '--cohort',
+          fx.cohort,
+          '--model',
+          fx.model,
+          '--out',
+          out,
+          '--baseline',
+          'zero',
+          '--quiet',
+        ],
+        { cwd: root, stdio: 'ignore' },
+      );
+      const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+      child.on('error', reject);
+      child.on('exit', (_code, signal) => {
+        clearTimeout(timer);
+        resolveRun(signal === 'SIGKILL' ? 'killed' : 'finished');
+      });
+    });
+  }
+
+  it('a run SIGKILLed at random moments, then rerun, gives a byte-identical regions.csv and no half-written files', async () => {
+    const r = mulberry32(5);
+    let kills = 0;
+    for (const seed of [1, 2, 3]) {
+      const out = join(fx.dir, `killed-${seed}`);
+      // Kill twice at random moments (startup takes ~1–3 s), then let a third run finish.
+      for (let k = 0; k < 2; k++) {
+        if ((await runUntilKilled(out, 1500 + r() * 6000)) === 'killed') kills++;
+        if (!existsSync(out)) continue;
+        for (const f of tree(out)) {
+          // A subject marked done has its maps and table; nothing that looks complete is partial.
+          const done = /^(sub-\d+)\/\1_desc-glas\.json$/.exec(f);
+          if (done) {
+            expect(existsSync(join(out, done[1], `${done[1]}_desc-glas_regions.tsv`))).toBe(true);
+            JSON.parse(await readFile(join(out, f), 'utf8'));
+          }
+          if (f.endsWith('.nii.gz') && !f.split('/').pop()!.startsWith('.'))
+            await readVolume(join(out, f));
+        }
+      }
+      await runCohort({ cohort: fx.cohort, out, model: fx.model, baseline: 'zero' });
+      expect(await readFile(join(out, 'regions.csv'), 'utf8')).toBe(referenceCsv);
+      expect(tree(out).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    }
+    expect(kills).toBeGreaterThan(2);
+  }, 600_000);
+});
+
+describe('bad subjects', () => {
+  it('each lands in errors.tsv with a clear reason; the good subjects are right', async () => {
+    const dir = join(fx.dir, 'bad-cohort');
+    const w = await oracleWorld();
+    await writeVolume(join(dir, 'sub-good1.nii.gz'), w.volume);
+    await copyFile(join(fx.cohort, 'sub-03.nii.gz'), join(dir, 'sub-good2.nii.gz'));
+    const good = await readFile(join(fx.cohort, 'sub-01.nii.gz'));
+    await writeFile(join(dir, 'sub-truncated.nii.gz'), good.subarray(0, good.length >> 1));
+    const slice = {
+      dims: [91, 109, 1] as [number, number, number],
+      affine: w.volume.affine,
+      data: w.volume.data.slice(0, 91 * 109),
+    };
+    await writeVolume(join(dir, 'sub-slice.nii.gz'), slice);
+    const nan = { ...w.volume, data: new Float32Array(w.volume.data.length).fill(NaN) };
+    await writeVolume(join(dir, 'sub-nan.nii.gz'), nan);
+    if (existsSync(CHRIS)) await copyFile(CHRIS, join(dir, 'sub-native.nii.gz'));
+    else {
+      const far = {
+        ...w.volume,
+        affine: w.volume.affine.map((row, i) =>
+          i === 0 ? [...row.slice(0, 3), row[3] + 45] : row,
+        ),
+      };
+      await writeVolume(join(dir, 'sub-native.nii.gz'), far);
+    }
+    const out = join(fx.dir, 'bad-out');
+    const r = await runCli([
+      'run',
+      '--cohort',
+      dir,
+      '--model',
+      fx.model,
+      '--out',
+      out,
+      '--baseline',
+      'zero',
+      '--quiet',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/4 subject\(s\) failed/);
+    const errors = (await readFile(join(out, 'errors.tsv'), 'utf8'))
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split('\t'));
+    const reason = (id: string) => errors.find((e) => e[1] === `sub-${id}`)?.[3] ?? '';
+    expect(errors).toHaveLength(4);
+    expect(reason('truncated')).toMatch(/truncated/);
+    expect(reason('slice')).toMatch(/not a 3-D volume/);
+    expect(reason('nan')).toMatch(/NaN/);
+    expect(reason('native')).toMatch(/Register it to the template/);
+    const rows = parseCsv(await readFile(join(out, 'regions.csv'), 'utf8'));
+    expect(Number(rows[0].n_subjects)).toBe(2);
+    expect([Number(rows[0].index), Number(rows[1].index)].sort()).toEqual(TARGETS);
+  });
+});
+
+describe('a control group', () => {
+  it('adds control score, difference, permutation p and FDR q columns', async () => {
+    const out = join(fx.dir, 'with-control');
+    // Controls: two of the cohort's own scans.
+    const control = join(fx.dir, 'control');
+    await mkdir(control, { recursive: true });
+    for (const f of ['sub-01.nii.gz', 'sub-02.nii.gz']) {
+      await copyFile(join(fx.cohort, f), join(control, f));
+    }
+    const r = await runCli([
+      'run',
+      '--cohort',
+      fx.cohort,
+      '--control',
+      control,
+      '--model',
+      fx.model,
+      '--out',
+      out,
+      '--baseline',
+      'zero',
+      '--quiet',
+    ]);
+    expect(r.code).toBe(0);
+    const rows = parseCsv(await readFile(join(out, 'regions.csv'), 'utf8'));
+    for (const row of rows) {
+      expect(Number(row.p)).toBeGreaterThan(0);
+      expect(Number(row.p)).toBeLessThanOrEqual(1);
+      expect(Number(row.q)).toBeGreaterThanOrEqual(Number(row.p) - 1e-12);
+      expect(Number(row.n_control)).toBe(2);
+    }
+    expect(r.stdout).toMatch(/Δ vs control/);
+  });
+});
