@@ -25,9 +25,11 @@ export type { SeparableMask } from './masks.js';
 export {
   createSeparableMask,
   FACTOR_FLUSH_BELOW,
+  MASK_CUT,
   gaussianFactorInto,
   outerProductInto,
   setGaussianMask,
+  supportSpans,
   updateRowFactors,
 } from './masks.js';
 export type { Perturbation } from './perturb.js';

@@ -8,6 +8,15 @@ import type { GridLayout } from './layout.js';
 export const FACTOR_FLUSH_BELOW = 1e-60;
 
 /**
+ * Where a light/shadow mask G is below this, perturbInto leaves the copy at its unperturbed value
+ * (B for light, I for shadow), so a copy is a plain copy plus a patch over G's support only.
+ * The copy then differs from the formula by |I − B|·G < 2^-26·|I − B| ≤ 2^-25·max(|I|, |B|): at
+ * most half a float32 step of the larger of I and B, below what the float32 sample itself
+ * resolves. For a Gaussian the support is the ball |x − μ| ≤ σ·sqrt(52·ln 2) ≈ 6.0σ.
+ */
+export const MASK_CUT = 2 ** -26;
+
+/**
  * Fills out[i] = exp(-((i - centre) * step)^2 * inverseScale) for i = 0..out.length-1
  * (values under FACTOR_FLUSH_BELOW become 0). inverseScale is 1/(2σ²) for the light/shadow masks
  * and 1/σ² for the fusion weight of eq. 3. The only exp taken: once per grid line, never per voxel.
@@ -62,6 +71,8 @@ export interface SeparableMask {
   readonly shape: readonly number[];
   readonly factors: Float64Array[];
   readonly rowFactors: Float64Array;
+  /** Scratch for perturbInto: per row, the run [start, end) of the last axis where G ≥ MASK_CUT. */
+  readonly spans: Int32Array;
 }
 
 /** Allocates a mask for the layout's sample shape, all ones. Reuse it for every search point. */
@@ -70,7 +81,52 @@ export function createSeparableMask(layout: GridLayout): SeparableMask {
   const factors = shape.map((d) => new Float64Array(d).fill(1));
   const rows = layout.sampleSize / shape[shape.length - 1];
   const rowFactors = new Float64Array(rows).fill(1);
-  return { shape, factors, rowFactors };
+  return { shape, factors, rowFactors, spans: new Int32Array(2 * rows) };
+}
+
+/**
+ * Fills mask.spans with, per row, the run [start, end) of the last axis outside of which
+ * G = rowFactor·last[j] < MASK_CUT (start = end where the whole row is), and returns whether
+ * every run covers its whole row. Assumes what Gaussian masks satisfy: factors ≥ 0, and the last
+ * factor rising to its peak and falling after it, so each run is found by bisection on either
+ * side of the peak (a few steps per row instead of a scan).
+ */
+export function supportSpans(mask: SeparableMask): boolean {
+  const { factors, rowFactors, spans } = mask;
+  const last = factors[factors.length - 1];
+  const n = last.length;
+  let peak = 0;
+  for (let j = 1; j < n; j++) if (last[j] > last[peak]) peak = j;
+  const top = last[peak];
+  let complete = true;
+  for (let r = 0; r < rowFactors.length; r++) {
+    const c = rowFactors[r];
+    let j0 = peak;
+    let j1 = peak;
+    if (c * top >= MASK_CUT) {
+      // First j ≤ peak with G ≥ MASK_CUT, then first j > peak with G < MASK_CUT.
+      let lo = 0;
+      let hi = peak;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (c * last[mid] >= MASK_CUT) hi = mid;
+        else lo = mid + 1;
+      }
+      j0 = lo;
+      lo = peak + 1;
+      hi = n;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (c * last[mid] < MASK_CUT) hi = mid;
+        else lo = mid + 1;
+      }
+      j1 = lo;
+    }
+    spans[2 * r] = j0;
+    spans[2 * r + 1] = j1;
+    if (j1 - j0 < n) complete = false;
+  }
+  return complete;
 }
 
 /**

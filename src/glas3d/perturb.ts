@@ -1,6 +1,7 @@
 import type { GridLayout } from './layout.js';
 import { gridStridesPerTensorAxis } from './layout.js';
 import type { SeparableMask } from './masks.js';
+import { supportSpans } from './masks.js';
 
 /** Light keeps the sample where the mask is 1; shadow removes it there. */
 export type Perturbation = 'light' | 'shadow';
@@ -11,6 +12,8 @@ export type Perturbation = 'light' | 'shadow';
  *   shadow: I − (I − B)·G   (= I·(1 − G) + B·G)
  * with G the separable mask and B the baseline (a sample-sized array or a constant;
  * B = 0 gives the paper's I·G and I·(1 − G)). All arrays are in the model's layout.
+ * Where G < MASK_CUT the copy is left at B (light) or I (shadow): the slot is then first filled
+ * with that by a plain copy, and only G's support is computed (see MASK_CUT for the bound).
  */
 export function perturbInto(
   out: Float32Array,
@@ -25,7 +28,13 @@ export function perturbInto(
   const rowLength = last.length;
   const rowFactors = mask.rowFactors;
   const rows = rowFactors.length;
-  // Four specialised loops so the inner loop carries no branch.
+  const spans = mask.spans;
+  if (!supportSpans(mask)) {
+    const untouched = kind === 'light' ? baseline : sample;
+    if (typeof untouched === 'number') out.fill(untouched, offset, offset + sample.length);
+    else out.set(untouched, offset);
+  }
+  // Four specialised loops so the inner loop carries no branch; each row runs over its span only.
   if (typeof baseline === 'number') {
     const b = baseline;
     if (kind === 'light') {
@@ -33,7 +42,7 @@ export function perturbInto(
         const c = rowFactors[r];
         const base = r * rowLength;
         const o = offset + base;
-        for (let j = 0; j < rowLength; j++) {
+        for (let j = spans[2 * r], j1 = spans[2 * r + 1]; j < j1; j++) {
           out[o + j] = b + (sample[base + j] - b) * (c * last[j]);
         }
       }
@@ -42,7 +51,7 @@ export function perturbInto(
         const c = rowFactors[r];
         const base = r * rowLength;
         const o = offset + base;
-        for (let j = 0; j < rowLength; j++) {
+        for (let j = spans[2 * r], j1 = spans[2 * r + 1]; j < j1; j++) {
           const s = sample[base + j];
           out[o + j] = s - (s - b) * (c * last[j]);
         }
@@ -53,7 +62,7 @@ export function perturbInto(
       const c = rowFactors[r];
       const base = r * rowLength;
       const o = offset + base;
-      for (let j = 0; j < rowLength; j++) {
+      for (let j = spans[2 * r], j1 = spans[2 * r + 1]; j < j1; j++) {
         const b = baseline[base + j];
         out[o + j] = b + (sample[base + j] - b) * (c * last[j]);
       }
@@ -63,7 +72,7 @@ export function perturbInto(
       const c = rowFactors[r];
       const base = r * rowLength;
       const o = offset + base;
-      for (let j = 0; j < rowLength; j++) {
+      for (let j = spans[2 * r], j1 = spans[2 * r + 1]; j < j1; j++) {
         const s = sample[base + j];
         out[o + j] = s - (s - baseline[base + j]) * (c * last[j]);
       }

@@ -43,6 +43,14 @@ const cases: Case[] = [
     spacing: [1.5, 1, 2.5],
     k: 2,
   },
+  {
+    // Masks here are cut (MASK_CUT) well inside the grid, so copies are patched, not recomputed.
+    name: '3-D, 1×24×22×20, masks smaller than the grid',
+    shape: [1, 24, 22, 20],
+    gridAxes: [3, 2, 1],
+    spacing: [1.5, 1, 2.5],
+    k: 2,
+  },
 ];
 
 const sigmas: SigmaSet[] = [
