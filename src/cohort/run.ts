@@ -251,7 +251,6 @@ async function runWith(
         ? await controlMean(
             await discoverSubjects(options.control!),
             grid,
-            normalize,
             reference,
             settings.checkSpace,
           )
@@ -277,7 +276,7 @@ async function runWith(
     const started = performance.now();
     try {
       const volume = await readVolume(subject.path);
-      const prepared = prepareSubject(volume, subject.path, grid, normalize, reference, {
+      const prepared = prepareSubject(volume, subject.path, grid, reference, {
         checkSpace: settings.checkSpace,
       });
       const prepareMs = performance.now() - started;
@@ -288,6 +287,7 @@ async function runWith(
         sigmaMm: settings.sigmaMm,
         mode: settings.mode,
         baseline: await baselineFor(),
+        normalize,
         targetClass,
         onProgress: (done, total) => emit({ kind: 'progress', done, total }),
       });
@@ -378,11 +378,13 @@ async function onGrid(volume: Volume, grid: Grid): Promise<Volume> {
   return sameGrid(volume, grid) ? volume : resample(volume, grid, 'linear');
 }
 
-/** The voxelwise mean of the control group on the model grid, in one streaming pass. */
+/**
+ * The voxelwise mean of the control group on the model grid (stored intensities; each subject's
+ * normalization is applied to it later), in one streaming pass.
+ */
 async function controlMean(
   subjects: Subject[],
   grid: Grid,
-  normalize: IntensityNormalization,
   reference: TemplateReference | undefined,
   checkSpace: boolean,
 ): Promise<Volume> {
@@ -390,14 +392,9 @@ async function controlMean(
   let n = 0;
   for (const s of subjects) {
     try {
-      const prepared = prepareSubject(
-        await readVolume(s.path),
-        s.path,
-        grid,
-        normalize,
-        reference,
-        { checkSpace },
-      );
+      const prepared = prepareSubject(await readVolume(s.path), s.path, grid, reference, {
+        checkSpace,
+      });
       sum ??= new Float64Array(prepared.volume.data.length);
       for (let o = 0; o < sum.length; o++) sum[o] += prepared.volume.data[o];
       n++;

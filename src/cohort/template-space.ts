@@ -9,11 +9,9 @@ import {
   MNI_GRIDS,
   foregroundMask,
   gaussianSmooth,
-  normalizeIntensity,
   resample,
   sameGrid,
   type Grid,
-  type IntensityNormalization,
   type Volume,
 } from '../volume/index.js';
 
@@ -74,14 +72,14 @@ export interface PreparedSubject {
 }
 
 /**
- * Put a subject on the model grid and normalize its intensities. `reference` is needed to
- * check subjects that are not already on the grid.
+ * Put a subject on the model grid (intensities as stored: the model's normalization is applied
+ * by `explain`, after the baseline is built). `reference` is needed to check subjects that are
+ * not already on the grid.
  */
 export function prepareSubject(
   subject: Volume,
   name: string,
   grid: Grid,
-  normalization: IntensityNormalization,
   reference: TemplateReference | undefined,
   options: { checkSpace?: boolean } = {},
 ): PreparedSubject {
@@ -91,7 +89,7 @@ export function prepareSubject(
     );
   }
   if (sameGrid(subject, grid)) {
-    return { volume: normalizeIntensity(subject, normalization), resampled: false };
+    return { volume: subject, resampled: false };
   }
   const onGrid = resample(subject, grid, 'linear');
   let templateCorrelation: number | undefined;
@@ -115,7 +113,7 @@ export function prepareSubject(
     }
   }
   return {
-    volume: normalizeIntensity(onGrid, normalization),
+    volume: onGrid,
     resampled: true,
     templateCorrelation,
     templateCoverage,

@@ -6,7 +6,13 @@
  * looking like a brain. All are volumes on the subject's grid, in the subject's intensity units.
  */
 import { OptionError } from '../errors.js';
-import { foregroundMask, gaussianSmooth, resample, sameGrid, type Volume } from '../volume/index.js';
+import {
+  foregroundMask,
+  gaussianSmooth,
+  resample,
+  sameGrid,
+  type Volume,
+} from '../volume/index.js';
 
 export type BaselineKind = 'zero' | 'mean' | 'blur' | 'template';
 export const BASELINE_KINDS: readonly BaselineKind[] = ['zero', 'mean', 'blur', 'template'];

@@ -25,7 +25,15 @@ import {
   type OnnxClassifier,
   type OnnxClassifierOptions,
 } from '../model/index.js';
-import { readVolume, spacingMm, type Vec3, type Volume } from '../volume/index.js';
+import {
+  applyIntensityTransform,
+  fitIntensityNormalization,
+  readVolume,
+  spacingMm,
+  type IntensityNormalization,
+  type Vec3,
+  type Volume,
+} from '../volume/index.js';
 import { makeBaseline, type BaselineSpec } from './baselines.js';
 
 export interface ExplainOptions {
@@ -43,6 +51,11 @@ export interface ExplainOptions {
   baseline?: BaselineSpec;
   /** σ of the 'blur' baseline in mm. */
   blurSigmaMm?: number;
+  /**
+   * The model's input normalization. The baseline is built from the volume as given, then the
+   * volume and the baseline go through the transform fitted on the volume. Default 'none'.
+   */
+  normalize?: IntensityNormalization;
   /** The atlas's template already read (any grid), so a cohort reads it once. */
   template?: Volume;
   /** Class to explain; default the model's top class on the volume. */
@@ -93,6 +106,7 @@ export interface Explanation {
   probabilities: number[];
   mode: GlasMode;
   baseline: string;
+  normalize: IntensityNormalization;
   atlas: string;
   maps: SigmaExplanation[];
   recursive?: RecursiveExplanation;
@@ -126,17 +140,31 @@ export async function explain(
     const onGrid = atlasOnGrid(atlas, volume);
     const wantsTemplate = options.baseline === 'template' || options.baseline === undefined;
     const template =
-      options.template ?? (wantsTemplate && atlas.template ? await readVolume(atlas.template) : undefined);
+      options.template ??
+      (wantsTemplate && atlas.template ? await readVolume(atlas.template) : undefined);
     const baselineSpec: BaselineSpec = options.baseline ?? (template ? 'template' : 'zero');
     const baselineGrid = makeBaseline(baselineSpec, volume, {
       template,
       blurSigmaMm: options.blurSigmaMm,
     });
-    const sample = toModelTensor(volume.data, volume.dims, 1, axes);
+    const normalization = options.normalize ?? 'none';
+    const transform = fitIntensityNormalization(volume, normalization);
+    const toInput = (data: Float32Array) =>
+      toModelTensor(
+        normalization === 'none' ? data : applyIntensityTransform(transform, data),
+        volume.dims,
+        1,
+        axes,
+      );
+    const sample = toInput(volume.data);
     const baseline =
-      typeof baselineGrid === 'number'
+      typeof baselineGrid === 'number' && normalization === 'none'
         ? baselineGrid
-        : toModelTensor(baselineGrid, volume.dims, 1, axes);
+        : toInput(
+            typeof baselineGrid === 'number'
+              ? new Float32Array(volume.data.length).fill(baselineGrid)
+              : baselineGrid,
+          );
     const points: SearchPoint[] = onGrid.regions.map((r) => r.searchPointVoxel);
     const sigmaMm = options.sigmaMm ?? [10];
     checkSigmas(sigmaMm);
@@ -205,6 +233,7 @@ export async function explain(
       probabilities: Array.from(result.probabilities),
       mode,
       baseline: typeof baselineSpec === 'string' ? baselineSpec : 'volume',
+      normalize: normalization,
       atlas: atlas.name,
       maps,
       recursive,

@@ -2,10 +2,15 @@
  * Intensity normalization as models are trained: each method maps a volume's intensities the
  * way common pipelines do, so the explained input matches the training input.
  * - none: as stored;
- * - zscore: (x − mean) / sd over the non-zero voxels, which alone are changed (MONAI's
- *   NormalizeIntensity with nonzero=True): a skull-stripped background stays 0;
+ * - zscore: (x − mean) / sd, mean and sd over the non-zero voxels, which alone are changed
+ *   (MONAI's NormalizeIntensity with nonzero=True): a skull-stripped background stays 0;
  * - minmax: (x − min) / (max − min) over the whole volume, into [0, 1];
- * - percentile: the 1st–99th percentiles of the non-zero voxels mapped to [0, 1], clipped.
+ * - percentile: the 1st–99th percentiles of the non-zero voxels mapped to [0, 1], clipped;
+ *   the background stays 0.
+ *
+ * A transform is fitted on the subject and can then be applied to another volume on the same
+ * grid — the GLAS baseline — so that light and shadow blend toward the baseline in the units the
+ * model sees (a zero baseline becomes "black tissue" inside the subject's brain).
  */
 import { OptionError } from '../errors.js';
 import type { Volume } from './volume.js';
@@ -18,24 +23,39 @@ export const INTENSITY_NORMALIZATIONS: readonly IntensityNormalization[] = [
   'percentile',
 ];
 
-export function normalizeIntensity(volume: Volume, method: IntensityNormalization): Volume {
+/** x → (x − offset) · scale, clipped to [0, 1] when `clip`, on the voxels it applies to. */
+export interface IntensityTransform {
+  method: IntensityNormalization;
+  offset: number;
+  scale: number;
+  clip: boolean;
+  /** Voxels the transform applies to (the subject's non-zero voxels); undefined: all. */
+  inside?: Uint8Array;
+}
+
+export function fitIntensityNormalization(
+  volume: Volume,
+  method: IntensityNormalization,
+): IntensityTransform {
   const d = volume.data;
-  const out = new Float32Array(d.length);
+  const nonzero = () => Uint8Array.from(d, (v) => (v !== 0 ? 1 : 0));
   switch (method) {
     case 'none':
-      out.set(d);
-      break;
+      return { method, offset: 0, scale: 1, clip: false };
     case 'zscore': {
       let n = 0;
       let sum = 0;
-      for (let o = 0; o < d.length; o++) if (d[o] !== 0) (n++, (sum += d[o]));
+      for (let o = 0; o < d.length; o++) {
+        if (d[o] !== 0) {
+          n++;
+          sum += d[o];
+        }
+      }
       const mean = n > 0 ? sum / n : 0;
       let ss = 0;
       for (let o = 0; o < d.length; o++) if (d[o] !== 0) ss += (d[o] - mean) ** 2;
-      const sd = n > 1 ? Math.sqrt(ss / (n - 1)) : 1;
-      const scale = sd > 0 ? 1 / sd : 1;
-      for (let o = 0; o < d.length; o++) out[o] = d[o] !== 0 ? (d[o] - mean) * scale : 0;
-      break;
+      const sd = n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
+      return { method, offset: mean, scale: sd > 0 ? 1 / sd : 1, clip: false, inside: nonzero() };
     }
     case 'minmax': {
       let min = Infinity;
@@ -44,26 +64,43 @@ export function normalizeIntensity(volume: Volume, method: IntensityNormalizatio
         if (d[o] < min) min = d[o];
         if (d[o] > max) max = d[o];
       }
-      const scale = max > min ? 1 / (max - min) : 0;
-      for (let o = 0; o < d.length; o++) out[o] = (d[o] - min) * scale;
-      break;
+      return { method, offset: min, scale: max > min ? 1 / (max - min) : 0, clip: false };
     }
     case 'percentile': {
-      const nonzero = d.filter((v) => v !== 0).sort();
+      const values = d.filter((v) => v !== 0).sort();
       const at = (q: number) =>
-        nonzero.length ? nonzero[Math.min(nonzero.length - 1, Math.floor(q * nonzero.length))] : 0;
+        values.length ? values[Math.min(values.length - 1, Math.floor(q * values.length))] : 0;
       const lo = at(0.01);
       const hi = at(0.99);
-      const scale = hi > lo ? 1 / (hi - lo) : 0;
-      for (let o = 0; o < d.length; o++) {
-        out[o] = d[o] === 0 ? 0 : Math.min(1, Math.max(0, (d[o] - lo) * scale));
-      }
-      break;
+      return {
+        method,
+        offset: lo,
+        scale: hi > lo ? 1 / (hi - lo) : 0,
+        clip: true,
+        inside: nonzero(),
+      };
     }
     default:
       throw new OptionError(
         `unknown intensity normalization '${String(method)}': use one of ${INTENSITY_NORMALIZATIONS.join(', ')}.`,
       );
   }
-  return { dims: [...volume.dims], affine: volume.affine.map((r) => r.slice()), data: out };
+}
+
+/** Apply a fitted transform to data on the same grid; voxels outside `inside` become 0. */
+export function applyIntensityTransform(t: IntensityTransform, data: Float32Array): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let o = 0; o < data.length; o++) {
+    if (t.inside && !t.inside[o]) continue;
+    const v = (data[o] - t.offset) * t.scale;
+    out[o] = t.clip ? Math.min(1, Math.max(0, v)) : v;
+  }
+  return out;
+}
+
+export function normalizeIntensity(volume: Volume, method: IntensityNormalization): Volume {
+  const t = fitIntensityNormalization(volume, method);
+  const data =
+    method === 'none' ? Float32Array.from(volume.data) : applyIntensityTransform(t, volume.data);
+  return { dims: [...volume.dims], affine: volume.affine.map((r) => r.slice()), data };
 }
