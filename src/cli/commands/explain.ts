@@ -9,7 +9,11 @@ import { OptionError } from '../../errors.js';
 import type { GlasMode } from '../../glas3d/index.js';
 import { DEVICES, LAYOUTS, type AxisOrder, type Device, type Layout } from '../../model/index.js';
 import { writeExplanation } from '../../report/explanation-files.js';
-import { readVolume } from '../../volume/index.js';
+import {
+  INTENSITY_NORMALIZATIONS,
+  readVolume,
+  type IntensityNormalization,
+} from '../../volume/index.js';
 import { fixed, formatTable, num } from '../format.js';
 import type { CliIo } from '../io.js';
 import { parseCount, parseNumberList } from '../options.js';
@@ -29,6 +33,7 @@ interface ExplainFlags {
   batch?: number;
   device: Device;
   recursive?: number | boolean;
+  normalize: IntensityNormalization;
   json?: boolean;
   quiet?: boolean;
 }
@@ -69,6 +74,11 @@ export function register(program: Command, io: CliIo): void {
       'recursive GLAS at the first σ (default 5 passes)',
       parseCount('--recursive', 1),
     )
+    .addOption(
+      new Option('--normalize <method>', 'intensity normalization as the model was trained')
+        .choices(INTENSITY_NORMALIZATIONS)
+        .default('none'),
+    )
     .option('--json', 'print a JSON summary on stdout')
     .option('--quiet', 'no progress or table')
     .action(async (volumePath: string, flags: ExplainFlags) => {
@@ -89,6 +99,7 @@ export function register(program: Command, io: CliIo): void {
         mode: flags.mode,
         baseline,
         targetClass: flags.class,
+        normalize: flags.normalize,
         recursivePasses: flags.recursive === true ? 5 : flags.recursive || 0,
         onProgress: progress?.update,
       });
