@@ -89,12 +89,19 @@ export interface PaperCnn3dSpec {
   inputShape: readonly number[];
   /** Seed of the weight generator: the same seed gives the same model. */
   seed: number;
+  /** Trained weights (PyTorch layouts: Conv3d [out, in, 3, 3, 3], Linear [out, in]); else random. */
+  weights?: PaperCnn3dWeights;
   /** Output classes (default 2). */
   classes?: number;
   /** Filters per convolution (default 10, as in the paper). */
   filters?: number;
   inputName?: string;
   outputName?: string;
+}
+
+export interface PaperCnn3dWeights {
+  conv: Array<{ weight: Float32Array; bias: Float32Array }>;
+  dense: Array<{ weight: Float32Array; bias: Float32Array }>;
 }
 
 /**
@@ -115,12 +122,18 @@ export function buildPaperCnn3d(spec: PaperCnn3dSpec): Uint8Array {
   let spatial = spec.inputShape.slice(1);
   for (let layer = 0; layer < 3; layer++) {
     const fanIn = channels * 27;
+    const given = spec.weights?.conv[layer];
     const w = g.floats(
       'conv_w',
       [filters, channels, 3, 3, 3],
-      normalArray(normal, filters * fanIn, Math.sqrt(2 / fanIn)),
+      checkedLength(given?.weight, filters * fanIn) ??
+        normalArray(normal, filters * fanIn, Math.sqrt(2 / fanIn)),
     );
-    const b = g.floats('conv_b', [filters], new Float32Array(filters));
+    const b = g.floats(
+      'conv_b',
+      [filters],
+      checkedLength(given?.bias, filters) ?? new Float32Array(filters),
+    );
     x = g.node('Conv', [x, w, b], { kernel_shape: [3, 3, 3], pads: [1, 1, 1, 1, 1, 1] });
     x = g.node('Relu', [x]);
     x = g.node('MaxPool', [x], { kernel_shape: [2, 2, 2], strides: [2, 2, 2] });
@@ -135,12 +148,18 @@ export function buildPaperCnn3d(spec: PaperCnn3dSpec): Uint8Array {
   let width = channels * product(spatial);
   const dense = [32, 16, classes];
   dense.forEach((units, i) => {
+    const given = spec.weights?.dense[i];
     const w = g.floats(
       'fc_w',
       [units, width],
-      normalArray(normal, units * width, Math.sqrt(1 / width)),
+      checkedLength(given?.weight, units * width) ??
+        normalArray(normal, units * width, Math.sqrt(1 / width)),
     );
-    const b = g.floats('fc_b', [units], new Float32Array(units));
+    const b = g.floats(
+      'fc_b',
+      [units],
+      checkedLength(given?.bias, units) ?? new Float32Array(units),
+    );
     x = g.node('Gemm', [x, w, b], { transB: 1 });
     if (i < dense.length - 1) x = g.node('Selu', [x]);
     width = units;
@@ -149,6 +168,13 @@ export function buildPaperCnn3d(spec: PaperCnn3dSpec): Uint8Array {
   g.node('Softmax', [x], { axis: 1 }, [out]);
   g.output(out, ['N', classes]);
   return g.toBytes();
+}
+
+function checkedLength(a: Float32Array | undefined, n: number): Float32Array | undefined {
+  if (a && a.length !== n) {
+    throw new Error(`buildPaperCnn3d: a weight array has ${a.length} values, the layer needs ${n}`);
+  }
+  return a;
 }
 
 /**
