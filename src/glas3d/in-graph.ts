@@ -1,0 +1,300 @@
+/**
+ * GLAS with the perturbations made by the classifier itself (on its device) instead of in JS.
+ * The engine stays pure: it only sees `PerturbingClassifier`, which takes the sample once and
+ * then rows of (centre, σ, light/shadow); src/model's InGraphOnnxClassifier implements it with
+ * the perturbation joined into the ONNX graph, and `perturbInJs` implements it over any
+ * Classifier with the JS perturbation (the reference the in-graph path is tested against).
+ *
+ * runGlasInGraph gives runGlas's result (same items, same order, same fusion); only where the
+ * perturbed copies are made differs.
+ */
+import { OptionError } from '../errors.js';
+import type { Classifier } from './classifier.js';
+import { argmaxRow, checkProbabilities, ForwardPassRunner } from './forward.js';
+import { fuseMap } from './fusion.js';
+import type {
+  GlasInput,
+  GlasOptions,
+  GlasResult,
+  GlasSigmaResult,
+  PerturbAndFuseJob,
+} from './glas.js';
+import { checkedPoints, DEFAULT_LAMBDA } from './glas.js';
+import { resolveGridLayout, type GridLayout } from './layout.js';
+import { createSeparableMask, setGaussianMask } from './masks.js';
+import { perturbInto } from './perturb.js';
+import {
+  checkBaseline,
+  checkLambda,
+  checkMode,
+  checkSample,
+  checkSigmaSets,
+  checkTargetClass,
+  perturbationsFor,
+} from './validate.js';
+
+/** Light rows carry kind 1, shadow rows 0 (as the perturbation graph reads them). */
+export const LIGHT = 1;
+export const SHADOW = 0;
+
+/** n perturbation rows, laid out for one device call. */
+export interface PerturbationRows {
+  /** n × gridRank Gaussian centres μ in grid (voxel index) coordinates, row after row. */
+  readonly centres: Float64Array;
+  /** n σ values in the units of the spacing. */
+  readonly sigmas: Float64Array;
+  /** n kinds: LIGHT (1) or SHADOW (0). */
+  readonly kinds: Uint8Array;
+}
+
+/** A classifier that makes GLAS's perturbed copies of one sample itself. */
+export interface PerturbingClassifier {
+  /** Sample shape without the batch axis, in the model's memory order. */
+  readonly inputShape: readonly number[];
+  readonly classes: number;
+  /** Most rows per `predictPerturbed` call. */
+  readonly batchSize: number;
+  /** For each grid axis the sample-tensor axis that holds it (what the perturbation was built for). */
+  readonly gridAxes: readonly number[];
+  /**
+   * Sets what later calls perturb: the sample and baseline (model layout; a number for a
+   * constant baseline) and the physical spacing of the grid axes.
+   */
+  setSample(
+    sample: Float32Array,
+    baseline: Float32Array | number,
+    spacing: readonly number[],
+  ): void | Promise<void>;
+  /** Class probabilities of the unperturbed sample (1 × classes). */
+  predictSample(): Promise<Float32Array>;
+  /**
+   * Class probabilities of n perturbed copies of the sample, n × classes. (Rows are in double
+   * precision so a JS implementation perturbs exactly as runGlas; a float32 device rounds them.)
+   */
+  predictPerturbed(rows: PerturbationRows, n: number): Promise<Float32Array>;
+}
+
+/** runGlas with the perturbations made by `classifier` (see PerturbingClassifier). */
+export async function runGlasInGraph(
+  classifier: PerturbingClassifier,
+  input: GlasInput,
+  options: GlasOptions,
+): Promise<GlasResult> {
+  const start = performance.now();
+  const mode = options.mode ?? 'fusion';
+  const lambda = options.lambda ?? DEFAULT_LAMBDA;
+  const layout = resolveGridLayout(classifier.inputShape, input.gridAxes, input.spacing);
+  const built = classifier.gridAxes;
+  if (built.length !== input.gridAxes.length || built.some((t, a) => t !== input.gridAxes[a]))
+    throw new OptionError(
+      `gridAxes [${input.gridAxes.join(', ')}] differ from the axes [${built.join(', ')}] ` +
+        `the classifier's in-graph perturbation was built for; load it with these grid axes.`,
+    );
+  checkSample(input.sample, layout);
+  checkBaseline(input.baseline, layout);
+  checkMode(mode);
+  checkLambda(lambda);
+  checkSigmaSets(options.sigmas);
+  const points = checkedPoints(options.points, layout);
+  if (options.targetClass !== undefined) checkTargetClass(options.targetClass, classifier.classes);
+  if (!Number.isInteger(classifier.batchSize) || classifier.batchSize < 1)
+    throw new OptionError(`batch size ${classifier.batchSize} must be a whole number ≥ 1`);
+
+  const stats = { forwardPasses: 0, modelMs: 0 };
+  const total = 1 + options.sigmas.length * points.length * perturbationsFor(mode).length;
+  await classifier.setSample(input.sample, input.baseline, input.spacing);
+  const t = performance.now();
+  const p = await classifier.predictSample();
+  stats.modelMs += performance.now() - t;
+  stats.forwardPasses += 1;
+  checkProbabilities(p, 1, classifier.classes);
+  const probabilities = Float32Array.from(p.subarray(0, classifier.classes));
+  const targetClass = options.targetClass ?? argmaxRow(probabilities, 0, classifier.classes);
+  options.onProgress?.(1, total);
+
+  const perSigma = await perturbAndFuseInGraph(
+    classifier,
+    {
+      layout,
+      sample: input.sample,
+      baseline: input.baseline,
+      points,
+      sigmas: options.sigmas,
+      mode,
+      lambda,
+      targetClass,
+      pReference: probabilities[targetClass],
+      onProgress: options.onProgress && ((done) => options.onProgress?.(1 + done, total)),
+    },
+    stats,
+  );
+  return {
+    targetClass,
+    pOriginal: probabilities[targetClass],
+    probabilities,
+    perSigma,
+    forwardPasses: stats.forwardPasses,
+    timing: { totalMs: performance.now() - start, modelMs: stats.modelMs },
+  };
+}
+
+/**
+ * perturbAndFuse for a PerturbingClassifier whose sample is already set (setSample): the same
+ * (sigma set, point, light/shadow) items in the same order, sent as rows instead of copies.
+ * `stats` (optional) accumulates forward passes and model time.
+ */
+export async function perturbAndFuseInGraph(
+  classifier: PerturbingClassifier,
+  job: PerturbAndFuseJob,
+  stats: { forwardPasses: number; modelMs: number } = { forwardPasses: 0, modelMs: 0 },
+): Promise<GlasSigmaResult[]> {
+  const { layout, points, sigmas, mode, lambda, targetClass, pReference } = job;
+  const kinds = perturbationsFor(mode);
+  const pointCount = points.length;
+  const perSet = pointCount * kinds.length;
+  const itemCount = sigmas.length * perSet;
+  const classes = classifier.classes;
+  const rank = layout.gridDims.length;
+  const batchSize = classifier.batchSize;
+
+  const light = sigmas.map(() => new Float64Array(pointCount).fill(NaN));
+  const shadow = sigmas.map(() => new Float64Array(pointCount).fill(NaN));
+  const shadowDelta = sigmas.map(() => new Float64Array(pointCount).fill(NaN));
+
+  const rows = {
+    centres: new Float64Array(batchSize * rank),
+    sigmas: new Float64Array(batchSize),
+    kinds: new Uint8Array(batchSize),
+  };
+  const slotItem = new Int32Array(batchSize);
+  let filled = 0;
+  let done = 0;
+  const flush = async (): Promise<void> => {
+    const view: PerturbationRows =
+      filled === batchSize
+        ? rows
+        : {
+            centres: rows.centres.subarray(0, filled * rank),
+            sigmas: rows.sigmas.subarray(0, filled),
+            kinds: rows.kinds.subarray(0, filled),
+          };
+    const t = performance.now();
+    const p = await classifier.predictPerturbed(view, filled);
+    stats.modelMs += performance.now() - t;
+    stats.forwardPasses += filled;
+    checkProbabilities(p, filled, classes);
+    for (let s = 0; s < filled; s++) {
+      const item = slotItem[s];
+      const set = Math.floor(item / perSet);
+      const rest = item - set * perSet;
+      const point = Math.floor(rest / kinds.length);
+      const py = p[s * classes + targetClass];
+      if (kinds[rest % kinds.length] === 'light') {
+        light[set][point] = py;
+      } else {
+        const delta = py - pReference;
+        shadowDelta[set][point] = delta;
+        shadow[set][point] = Math.abs(delta) + lambda;
+      }
+    }
+    done += filled;
+    filled = 0;
+    job.onProgress?.(done);
+  };
+
+  for (let item = 0; item < itemCount; item++) {
+    const set = Math.floor(item / perSet);
+    const rest = item - set * perSet;
+    const kind = kinds[rest % kinds.length];
+    const point = points[Math.floor(rest / kinds.length)];
+    for (let a = 0; a < rank; a++) rows.centres[filled * rank + a] = point[a];
+    rows.sigmas[filled] = kind === 'light' ? sigmas[set].light : sigmas[set].shadow;
+    rows.kinds[filled] = kind === 'light' ? LIGHT : SHADOW;
+    slotItem[filled++] = item;
+    if (filled === batchSize) await flush();
+  }
+  if (filled > 0) await flush();
+
+  return sigmas.map((sigma, set) => {
+    const score = new Float64Array(pointCount);
+    for (let i = 0; i < pointCount; i++) {
+      score[i] =
+        mode === 'fusion'
+          ? light[set][i] * shadow[set][i]
+          : mode === 'light'
+            ? light[set][i]
+            : shadow[set][i];
+    }
+    const map = fuseMap({
+      gridDims: layout.gridDims,
+      spacing: layout.spacing,
+      points,
+      weights: score,
+      sigmaSpatial: sigma.spatial,
+    });
+    return {
+      sigma,
+      map,
+      light: light[set],
+      shadow: shadow[set],
+      shadowDelta: shadowDelta[set],
+      score,
+    };
+  });
+}
+
+/**
+ * A PerturbingClassifier over any Classifier that makes the copies in JS (perturbInto), through
+ * one batch buffer: the reference for in-graph implementations and a fallback for models the
+ * graph cannot be joined to. runGlasInGraph(perturbInJs(c, axes), …) equals runGlas(c, …).
+ */
+export function perturbInJs(
+  classifier: Classifier,
+  gridAxes: readonly number[],
+): PerturbingClassifier {
+  const runner = new ForwardPassRunner(classifier);
+  let state:
+    | {
+        layout: GridLayout;
+        sample: Float32Array;
+        baseline: Float32Array | number;
+        mask: ReturnType<typeof createSeparableMask>;
+      }
+    | undefined;
+  const current = () => {
+    if (!state) throw new OptionError('setSample must be called before predicting');
+    return state;
+  };
+  return {
+    inputShape: classifier.inputShape,
+    classes: classifier.classes,
+    batchSize: classifier.batchSize,
+    gridAxes: [...gridAxes],
+    setSample(sample, baseline, spacing) {
+      const layout = resolveGridLayout(classifier.inputShape, gridAxes, spacing);
+      checkSample(sample, layout);
+      checkBaseline(baseline, layout);
+      state = { layout, sample, baseline, mask: createSeparableMask(layout) };
+    },
+    async predictSample() {
+      runner.buffer.set(current().sample, 0);
+      return Float32Array.from((await runner.run(1)).subarray(0, classifier.classes));
+    },
+    async predictPerturbed(rows, n) {
+      const { layout, sample, baseline, mask } = current();
+      if (!Number.isInteger(n) || n < 1 || n > runner.batchSize)
+        throw new RangeError(
+          `predictPerturbed: n = ${n} must be a whole number in 1..${runner.batchSize}`,
+        );
+      const rank = layout.gridDims.length;
+      const centre = new Array<number>(rank);
+      for (let k = 0; k < n; k++) {
+        for (let a = 0; a < rank; a++) centre[a] = rows.centres[k * rank + a];
+        setGaussianMask(mask, layout, centre, rows.sigmas[k]);
+        const kind = rows.kinds[k] === LIGHT ? 'light' : 'shadow';
+        perturbInto(runner.buffer, runner.offset(k), sample, baseline, mask, kind);
+      }
+      return runner.run(n);
+    },
+  };
+}
