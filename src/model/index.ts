@@ -30,3 +30,41 @@ export {
 } from './onnx-builder.js';
 export { GraphBuilder, type Dim } from './onnx-graph.js';
 export { ioFromProto, type ModelIo, type TensorIo } from './model-io.js';
+export {
+  addPerturbationNodes,
+  buildPerturbationGraph,
+  clearCombinedModelCache,
+  combineWithPerturbation,
+  defaultCacheDir,
+  prepareCombinedModel,
+  PERTURBATION_INPUTS,
+  type CombinedModel,
+  type CombineOptions,
+  type PerturbationGraphSpec,
+  type PerturbationInput,
+  type PrepareOptions,
+} from './perturbation-graph.js';
+export {
+  InGraphOnnxClassifier,
+  loadInGraphClassifier,
+  probeInGraphBatchSize,
+  type InGraphClassifierOptions,
+} from './combined-model.js';
+export {
+  DEFAULT_MAX_BATCH,
+  probeBatchSize,
+  probeClassifierBatchSize,
+  withBatchSize,
+  type BatchProbeOptions,
+  type BatchProbeResult,
+  type BatchProbeTrial,
+} from './batch-probe.js';
+export {
+  AUTO_ORDER,
+  DEVICE_CHOICES,
+  loadOnnxClassifierOn,
+  onDevice,
+  type DeviceAttempt,
+  type DeviceChoice,
+  type DeviceOutcome,
+} from './device-auto.js';

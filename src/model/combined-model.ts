@@ -1,0 +1,399 @@
+/**
+ * The in-graph driver: an ONNX classifier whose session runs the perturbation graph joined in
+ * front of the user's model (perturbation-graph.ts), so GLAS sends the sample once per call and
+ * a few numbers per perturbed copy. It implements the engine's PerturbingClassifier; the engine
+ * (src/glas3d/in-graph.ts runGlasInGraph) never sees onnxruntime.
+ *
+ * Loading: the user's model is first loaded as a plain OnnxClassifier on the CPU to resolve its
+ * input, layout, output and activation with the usual checks and messages; then the combined
+ * model is built (cached) and started on the device. When the device refuses the combined model,
+ * the plain model is tried on it too, so a missing device gives loadOnnxClassifier's own message
+ * and advice (CUDA reinstall, WebGPU driver).
+ */
+import os from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { ModelError, OptionError } from '../errors.js';
+import {
+  LIGHT,
+  SHADOW,
+  type PerturbationRows,
+  type PerturbingClassifier,
+} from '../glas3d/in-graph.js';
+import {
+  firstNonFinite,
+  isSimplexRows,
+  softmaxRows,
+  twoClassRows,
+  type Activation,
+} from './activation.js';
+import { probeBatchSize, type BatchProbeOptions, type BatchProbeResult } from './batch-probe.js';
+import { onDevice, type DeviceChoice } from './device-auto.js';
+import type { GridAxes } from './layout.js';
+import { loadOnnxClassifier, type Device, type OnnxClassifierOptions } from './onnx-classifier.js';
+import { prepareCombinedModel, type CombinedModel } from './perturbation-graph.js';
+
+export interface InGraphClassifierOptions extends Omit<
+  OnnxClassifierOptions,
+  'device' | 'batchSize'
+> {
+  /** cpu, cuda, webgpu, or auto (CUDA, then WebGPU, then CPU); default cpu. */
+  device?: DeviceChoice;
+  /** Perturbed copies per model call; default: probed (probeBatchSize, cap `probe.max` or 64). */
+  batchSize?: number;
+  /** Options of the batch-size probe when `batchSize` is not given. */
+  probe?: BatchProbeOptions;
+  /** For each grid axis the sample-tensor axis that holds it; default: from the layout. */
+  gridAxes?: readonly number[];
+  /** Keep combined models on disk too (see prepareCombinedModel). */
+  diskCache?: boolean | string;
+}
+
+const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+const cpuCount = () =>
+  typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+/** onnxruntime's message without its C++ source location and failed-check text. */
+const errorText = (e: unknown) =>
+  (e instanceof Error ? e.message : String(e)).trim().replace(/^\/\S+:\d+ .*? was false\. /s, '');
+
+function sessionOptions(device: Device, threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [device],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    logSeverityLevel: 3,
+  };
+}
+
+/** Distance (in physical units) that puts a unit-σ Gaussian's every factor at exactly 0. */
+const FAR = 1e4;
+
+interface SampleState {
+  feeds: Record<string, ort.Tensor>;
+  spacing: readonly number[];
+}
+
+export class InGraphOnnxClassifier implements PerturbingClassifier {
+  readonly modelName: string;
+  readonly inputShape: readonly number[];
+  readonly classes: number;
+  readonly gridAxes: readonly number[];
+  /** Layout and axis order of the user's input, when it is an image or volume. */
+  readonly axes: GridAxes | undefined;
+  readonly activation: Activation;
+  /** The device the session runs on, and how it was chosen (for 'auto'). */
+  readonly device: Device;
+  readonly deviceNote: string;
+  readonly combined: CombinedModel;
+  /** The probe that chose the batch size, when it was probed. */
+  probe: BatchProbeResult | undefined;
+  /** Time inside session.run and number of runs, for benches. */
+  runMs = 0;
+  runs = 0;
+  private rowsPerCall: number;
+  private session: ort.InferenceSession | undefined;
+  private state: SampleState | undefined;
+  private outputColumns: number | undefined;
+  private sawLogits = false;
+
+  /** Use loadInGraphClassifier. */
+  constructor(init: {
+    session: ort.InferenceSession;
+    modelName: string;
+    inputShape: readonly number[];
+    classes: number;
+    gridAxes: readonly number[];
+    axes: GridAxes | undefined;
+    activation: Activation;
+    device: Device;
+    deviceNote: string;
+    combined: CombinedModel;
+    batchSize: number;
+  }) {
+    this.session = init.session;
+    this.modelName = init.modelName;
+    this.inputShape = init.inputShape;
+    this.classes = init.classes;
+    this.gridAxes = init.gridAxes;
+    this.axes = init.axes;
+    this.activation = init.activation;
+    this.device = init.device;
+    this.deviceNote = init.deviceNote;
+    this.combined = init.combined;
+    this.rowsPerCall = init.combined.fixedBatch ?? init.batchSize;
+  }
+
+  get batchSize(): number {
+    return this.rowsPerCall;
+  }
+
+  /** Changes the rows per call (not for models whose input fixes the batch). */
+  setBatchSize(n: number): void {
+    if (!Number.isInteger(n) || n < 1)
+      throw new OptionError(`batch size ${n} must be a positive integer`);
+    const fixed = this.combined.fixedBatch;
+    if (fixed !== undefined && n !== fixed)
+      throw new OptionError(`model ${this.modelName} fixes the batch at ${fixed}`);
+    this.rowsPerCall = n;
+  }
+
+  setSample(
+    sample: Float32Array,
+    baseline: Float32Array | number,
+    spacing: readonly number[],
+  ): void {
+    const size = product(this.inputShape);
+    const rank = this.gridAxes.length;
+    if (!(sample instanceof Float32Array) || sample.length !== size)
+      throw new ModelError(
+        `the sample has ${sample?.length ?? 'no'} values; model ${this.modelName} takes [${this.inputShape}] (${size})`,
+      );
+    if (typeof baseline === 'number' ? !Number.isFinite(baseline) : baseline.length !== size)
+      throw new OptionError(
+        `the baseline must be one finite number or ${size} values for model ${this.modelName}`,
+      );
+    if (spacing.length !== rank || !spacing.every((s) => Number.isFinite(s) && s > 0))
+      throw new OptionError(`spacing [${spacing}] needs ${rank} positive finite values`);
+    const names = this.combined.inputs;
+    const ones = this.inputShape.map(() => 1);
+    this.state = {
+      spacing: [...spacing],
+      feeds: {
+        [names.sample]: new ort.Tensor('float32', sample, [1, ...this.inputShape]),
+        [names.baseline]:
+          typeof baseline === 'number'
+            ? new ort.Tensor('float32', Float32Array.of(baseline), [1, ...ones])
+            : new ort.Tensor('float32', baseline, [1, ...this.inputShape]),
+        [names.spacing]: new ort.Tensor('float32', Float32Array.from(spacing), [rank]),
+      },
+    };
+  }
+
+  /** Forgets the sample (and its tensors); predictions need setSample again. */
+  clearSample(): void {
+    this.state = undefined;
+  }
+
+  /** The unperturbed sample: a shadow whose Gaussian lies far outside the grid is exactly I. */
+  async predictSample(): Promise<Float32Array> {
+    const state = this.current();
+    const centres = Float64Array.from(state.spacing, (s) => -FAR / s);
+    const p = await this.predictPerturbed(
+      { centres, sigmas: Float64Array.of(1), kinds: Uint8Array.of(SHADOW) },
+      1,
+    );
+    return p.subarray(0, this.classes);
+  }
+
+  async predictPerturbed(rows: PerturbationRows, n: number): Promise<Float32Array> {
+    const session = this.session;
+    if (!session) throw new Error(`model ${this.modelName} was disposed`);
+    const state = this.current();
+    if (!Number.isInteger(n) || n < 1 || n > this.rowsPerCall)
+      throw new RangeError(
+        `predictPerturbed: n = ${n} must be an integer in 1..${this.rowsPerCall}`,
+      );
+    const rank = this.gridAxes.length;
+    if (rows.centres.length < n * rank || rows.sigmas.length < n || rows.kinds.length < n)
+      throw new RangeError(`predictPerturbed: rows hold fewer than ${n} centres, σ or kinds`);
+    const fixed = this.combined.fixedBatch;
+    const count = fixed ?? n;
+    // float32 rows for the device; a model that fixes its batch gets the last row repeated.
+    const centres = new Float32Array(count * rank);
+    const sigmas = new Float32Array(count);
+    const kinds = new Float32Array(count);
+    for (let k = 0; k < count; k++) {
+      const from = Math.min(k, n - 1);
+      for (let a = 0; a < rank; a++) centres[k * rank + a] = rows.centres[from * rank + a];
+      sigmas[k] = rows.sigmas[from];
+      kinds[k] = rows.kinds[from];
+    }
+    const names = this.combined.inputs;
+    const feeds = {
+      ...state.feeds,
+      [names.centres]: new ort.Tensor('float32', centres, [count, rank]),
+      [names.sigma]: new ort.Tensor('float32', sigmas, [count]),
+      [names.kind]: new ort.Tensor('float32', kinds, [count]),
+    };
+    const output = this.combined.outputName;
+    const start = performance.now();
+    let out: ort.Tensor;
+    try {
+      out = (await session.run(feeds, [output]))[output];
+    } catch (e) {
+      throw new ModelError(
+        `model ${this.modelName} with in-graph perturbation failed on ${count} rows: ${errorText(e)}`,
+      );
+    }
+    this.runMs += performance.now() - start;
+    this.runs += 1;
+    const columns = out.size / count;
+    if (this.outputColumns === undefined) {
+      const fits = columns === this.classes || (columns === 1 && this.classes === 2);
+      if (!Number.isInteger(columns) || !fits)
+        throw new ModelError(
+          `model ${this.modelName} output '${output}' has shape [${out.dims}] for ${count} samples; expected ${this.classes} values per sample`,
+        );
+      this.outputColumns = columns;
+    } else if (columns !== this.outputColumns) {
+      throw new ModelError(
+        `model ${this.modelName} output '${output}' has shape [${out.dims}] for ${count} samples; expected ${this.outputColumns} values per sample`,
+      );
+    }
+    const raw = out.data as Float32Array | Float64Array;
+    const bad = firstNonFinite(raw, n, columns);
+    if (bad)
+      throw new ModelError(
+        `model ${this.modelName} produced ${bad.value} for sample ${bad.sample}`,
+      );
+    return this.toProbabilities(raw, n, columns);
+  }
+
+  /** Release the session; predictions fail afterwards. */
+  async dispose(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    this.state = undefined;
+    await session?.release();
+  }
+
+  private current(): SampleState {
+    if (!this.state)
+      throw new OptionError(`model ${this.modelName}: setSample must come before predictions`);
+    return this.state;
+  }
+
+  /** As OnnxClassifier: one column is a logit (or a probability with 'none'); 'auto' is sticky. */
+  private toProbabilities(raw: ArrayLike<number>, n: number, c: number): Float32Array {
+    if (c === 1)
+      return twoClassRows(raw, n, this.activation === 'auto' || this.activation === 'sigmoid');
+    let softmax = this.activation === 'softmax';
+    if (this.activation === 'auto') {
+      if (!this.sawLogits && !isSimplexRows(raw, n, c)) this.sawLogits = true;
+      softmax = this.sawLogits;
+    }
+    return softmax
+      ? softmaxRows(raw, n, c)
+      : Float32Array.from({ length: n * c }, (_, i) => raw[i]);
+  }
+}
+
+/**
+ * Loads `model` (path or bytes) with GLAS's perturbation joined in front of it, on the chosen
+ * device ('auto': CUDA, then WebGPU, then CPU), with the batch size given or probed.
+ */
+export async function loadInGraphClassifier(
+  model: string | Uint8Array,
+  options: InGraphClassifierOptions = {},
+): Promise<InGraphOnnxClassifier> {
+  const {
+    device: choice = 'cpu',
+    batchSize,
+    probe,
+    gridAxes: givenAxes,
+    diskCache,
+    ...plainOptions
+  } = options;
+  if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1))
+    throw new OptionError(`batch size ${batchSize} must be a positive integer`);
+  const threads = options.intraOpNumThreads ?? cpuCount();
+  // The plain model on the CPU: input, layout, output and activation, with the usual messages.
+  const plain = await loadOnnxClassifier(model, {
+    ...plainOptions,
+    device: 'cpu',
+    batchSize: 1,
+    intraOpNumThreads: 1,
+  });
+  await plain.dispose();
+  const modelName = plain.modelName;
+  const gridAxes = givenAxes ?? plain.gridAxes?.tensorAxis;
+  if (!gridAxes)
+    throw new ModelError(
+      `model ${modelName} takes samples of shape [${plain.inputShape}], which is neither an image nor a volume; give gridAxes for in-graph perturbation`,
+    );
+  const combined = await prepareCombinedModel(model, {
+    sampleShape: plain.inputShape,
+    gridAxes,
+    inputName: plain.inputName,
+    outputName: plain.outputName,
+    modelName,
+    diskCache,
+  });
+
+  const started = await onDevice(choice, async (device) => {
+    try {
+      return await ort.InferenceSession.create(combined.bytes, sessionOptions(device, threads));
+    } catch (e) {
+      if (device !== 'cpu') {
+        // The plain model on the same device: a device that is missing fails there too, with
+        // loadOnnxClassifier's message and advice.
+        const check = await loadOnnxClassifier(model, { ...plainOptions, device, batchSize: 1 });
+        await check.dispose();
+      }
+      throw new ModelError(
+        `model ${modelName} with in-graph perturbation does not start on device ${device}: ${errorText(e)}`,
+      );
+    }
+  });
+
+  const classifier = new InGraphOnnxClassifier({
+    session: started.value,
+    modelName,
+    inputShape: plain.inputShape,
+    classes: plain.classes,
+    gridAxes,
+    axes: plain.gridAxes,
+    activation: plain.activation,
+    device: started.device,
+    deviceNote: started.note,
+    combined,
+    batchSize: batchSize ?? 1,
+  });
+  if (batchSize === undefined && combined.fixedBatch === undefined) {
+    try {
+      classifier.probe = await probeInGraphBatchSize(classifier, probe);
+      classifier.setBatchSize(classifier.probe.batchSize);
+    } catch (e) {
+      await classifier.dispose();
+      throw e;
+    }
+  }
+  return classifier;
+}
+
+/**
+ * probeBatchSize for an in-graph classifier: a mid-grey sample and rows at the grid centre.
+ * Leaves no sample set.
+ */
+export async function probeInGraphBatchSize(
+  classifier: InGraphOnnxClassifier,
+  options: BatchProbeOptions = {},
+): Promise<BatchProbeResult> {
+  const max = options.max ?? 64;
+  const rank = classifier.gridAxes.length;
+  const centre = classifier.gridAxes.map((t) => (classifier.inputShape[t] - 1) / 2);
+  classifier.setSample(
+    new Float32Array(product(classifier.inputShape)).fill(0.5),
+    0,
+    classifier.gridAxes.map(() => 1),
+  );
+  const rows = {
+    centres: Float64Array.from({ length: max * rank }, (_, i) => centre[i % rank]),
+    sigmas: new Float64Array(max).fill(centre[0] / 2 + 1),
+    kinds: Uint8Array.from({ length: max }, (_, k) => (k % 2 ? SHADOW : LIGHT)),
+  };
+  const before = classifier.batchSize;
+  try {
+    return await probeBatchSize(
+      async (n) => {
+        classifier.setBatchSize(n);
+        return classifier.predictPerturbed(rows, n);
+      },
+      { ...options, max },
+    );
+  } finally {
+    classifier.setBatchSize(before);
+    classifier.clearSample();
+  }
+}
