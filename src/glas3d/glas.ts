@@ -114,6 +114,7 @@ export async function runGlas(
     pReference: probabilities[targetClass],
     onProgress: options.onProgress && ((done) => options.onProgress?.(1 + done, total)),
   });
+  runner.release(); // after a failure the buffer is simply not reused
   return {
     targetClass,
     pOriginal: probabilities[targetClass],

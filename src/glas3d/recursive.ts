@@ -164,6 +164,7 @@ export async function runRecursiveGlas(
       break;
     }
   }
+  runner.release(); // after a failure the buffer is simply not reused
   return {
     targetClass,
     pOriginal,

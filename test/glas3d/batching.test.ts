@@ -1,6 +1,7 @@
 /**
  * Peak memory must not grow with the number of search points: every perturbed copy goes through
- * one preallocated batch buffer, at most batchSize samples per model call.
+ * one preallocated batch buffer, at most batchSize samples per model call. Later runs on the same
+ * classifier reuse it (fresh memory is slow to page in); runs at the same time each have their own.
  */
 import { describe, expect, it } from 'vitest';
 import type { Classifier } from '../../src/glas3d/classifier.js';
@@ -74,6 +75,25 @@ describe('batching', () => {
       expect(result.timing.modelMs).toBeLessThanOrEqual(result.timing.totalMs);
     });
   }
+
+  it('a later run on the same classifier reuses the buffer; runs at once never share one', async () => {
+    const { classifier, calls } = recording(nonlinearClassifier(shape, 3, 1, 5));
+    const options = { points: gridSearchPoints(gridDims, 2), sigmas };
+    const alone = await runGlas(classifier, input, options);
+    const first = calls[0].buffer;
+    calls.length = 0;
+    await runGlas(classifier, input, options);
+    expect(new Set(calls.map((c) => c.buffer))).toEqual(new Set([first]));
+    calls.length = 0;
+    const both = await Promise.all([
+      runGlas(classifier, input, options),
+      runRecursiveGlas(classifier, input, { points: options.points, sigma: sigmas[0] }),
+      runGlas(classifier, input, options),
+    ]);
+    expect(new Set(calls.map((c) => c.buffer)).size).toBe(3);
+    expect(Array.from(both[0].perSigma[1].map)).toEqual(Array.from(alone.perSigma[1].map));
+    expect(Array.from(both[2].perSigma[1].map)).toEqual(Array.from(alone.perSigma[1].map));
+  });
 
   it('light and shadow modes run one pass per point', async () => {
     const classifier = nonlinearClassifier(shape, 3, 1, 4);
