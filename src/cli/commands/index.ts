@@ -9,7 +9,8 @@ import { register as explain } from './explain.js';
 import { register as info } from './info.js';
 import { register as merge } from './merge.js';
 import { register as run } from './run.js';
+import { register as synth } from './synth.js';
 
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
-export const COMMANDS: RegisterCommand[] = [info, atlas, explain, run, merge];
+export const COMMANDS: RegisterCommand[] = [info, atlas, explain, run, merge, synth];
