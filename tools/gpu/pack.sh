@@ -28,6 +28,11 @@ node_modules/.bin/esbuild bench/gpu.ts --bundle --platform=node --format=esm --t
   --external:onnxruntime-node --external:sharp --log-level=warning \
   --banner:js="import { createRequire as __glas3dRequire } from 'node:module'; const require = __glas3dRequire(import.meta.url);" \
   --outfile="$APP/bench.mjs"
+# The CLI too (glas3d synth for training the reference model there: tools/gpu/train-on-device.sh).
+node_modules/.bin/esbuild src/cli/entry.ts --bundle --platform=node --format=esm --target=node20 \
+  --external:onnxruntime-node --external:sharp --log-level=warning \
+  --banner:js="import { createRequire as __glas3dRequire } from 'node:module'; const require = __glas3dRequire(import.meta.url);" \
+  --outfile="$APP/cli.mjs"
 # packageRoot() looks for the nearest package.json named glas3d; run.sh links atlases/ beside it.
 printf '{ "name": "glas3d", "private": true, "type": "module" }\n' >"$APP/package.json"
 
