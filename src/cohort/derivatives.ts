@@ -139,6 +139,10 @@ export interface SubjectRegionRow {
   name: string;
   hemisphere: Hemisphere;
   score: number;
+  /** f_l; NaN in shadow mode. */
+  light: number;
+  /** f_s; NaN in light mode. */
+  shadow: number;
   shadowDelta: number;
   searchPointMm: [number, number, number];
 }
@@ -159,6 +163,8 @@ export async function readSubjectRegions(
       name: c[col.name],
       hemisphere: c[col.hemisphere] as Hemisphere,
       score: Number(c[col.score]),
+      light: Number(c[col.f_light]),
+      shadow: Number(c[col.f_shadow]),
       shadowDelta: Number(c[col.shadow_delta]),
       searchPointMm: [
         Number(c[col.search_x_mm]),

@@ -99,7 +99,9 @@ export function register(program: Command, io: CliIo): void {
     .option('--json', 'print a machine-readable summary on stdout')
     .option('--quiet', 'no progress')
     .action(async (flags: RunFlags) => {
-      const progress = flags.quiet ? undefined : progressReporter(io, 'subject');
+      // A bar per subject on a terminal; in logs the one line per finished subject is enough.
+      const progress =
+        flags.quiet || !process.stderr.isTTY ? undefined : progressReporter(io, 'subject');
       let current = '';
       const onEvent = (e: RunEvent) => {
         if (flags.quiet) return;
