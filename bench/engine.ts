@@ -257,15 +257,19 @@ async function runCase(c: Case): Promise<Row[]> {
   // Eq. 3 alone, with the weights of the real run: part of every total above.
   const layout = resolveGridLayout(c.classifier.inputShape, c.input.gridAxes, c.input.spacing);
   const sigma = c.options.sigmas[0];
-  const t = performance.now();
-  fuseMap({
-    gridDims: layout.gridDims,
-    spacing: layout.spacing,
-    points: c.options.points,
-    weights: glas.score!,
-    sigmaSpatial: sigma.spatial,
-  });
-  const fusionMs = performance.now() - t;
+  const fusionRuns: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t = performance.now();
+    fuseMap({
+      gridDims: layout.gridDims,
+      spacing: layout.spacing,
+      points: c.options.points,
+      weights: glas.score!,
+      sigmaSpatial: sigma.spatial,
+    });
+    fusionRuns.push(performance.now() - t);
+  }
+  const fusionMs = Math.min(...fusionRuns);
 
   // What a run pays when its classifier has no released batch buffer yet: paging in fresh memory.
   const t2 = performance.now();
@@ -279,7 +283,10 @@ async function runCase(c: Case): Promise<Row[]> {
       note: `a first run also pages in its batch buffer: ${pageInMs.toFixed(0)} ms`,
     },
     pure.row,
-    { ...engine.row, note: `${engine.row.note}; eq. 3 map alone ${fusionMs.toFixed(0)} ms` },
+    {
+      ...engine.row,
+      note: `${engine.row.note}; eq. 3 map alone ${fusionMs.toFixed(0)} ms (fastest of 3)`,
+    },
     engine4.row,
   ];
 }
