@@ -1,0 +1,528 @@
+/**
+ * The view server's picture of a results folder: which files the viewer may fetch, and the
+ * manifest that points at them. Built once, read-only, from what is on disk:
+ *
+ * - `glas3d run` output (run.json / dataset_description.json, `sub-<id>/…`, `control/sub-<id>/…`,
+ *   the cohort `regions.csv` and maps);
+ * - `glas3d explain` output (`explanation.json`, `regions.csv`, `saliency_sigma-<σ>.nii.gz`).
+ *
+ * Only files named here are ever served. A file of the folder is listed only when its real
+ * path (symlinks resolved) lies inside the folder's real path; the server checks that again on
+ * every request. Files from elsewhere — the atlas, the template, a subject's source scan named
+ * by its sidecar — get an opaque id.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, sep } from 'node:path';
+import { atlasOnGrid, loadAal, loadAtlas, type Atlas } from '../atlas/index.js';
+import {
+  cohortMapPath,
+  subjectMapPath,
+  subjectRegionsPath,
+  subjectSidecarPath,
+  type Group,
+} from '../cohort/derivatives.js';
+import { Glas3dError } from '../errors.js';
+import { saliencyFileName } from '../report/explanation-files.js';
+import {
+  encodeNifti1,
+  readVolume,
+  resample,
+  sameGrid,
+  spacingMm,
+  type Grid,
+} from '../volume/index.js';
+import type {
+  ViewAtlas,
+  ViewKind,
+  ViewManifest,
+  ViewMap,
+  ViewRegionRow,
+  ViewSubject,
+} from './manifest-types.js';
+
+/** A file the server may send: its real path, and the folder it must stay inside (if any). */
+export interface ServedFile {
+  path: string;
+  /** Real path of the results folder for result files; absent for atlas/template/source. */
+  root?: string;
+  /** Made in memory (the template and atlas on the results' grid); `path` is its name. */
+  data?: Uint8Array;
+}
+
+export interface BuiltManifest {
+  manifest: ViewManifest;
+  /** URL path (decoded, e.g. `/results/sub-01/x.nii.gz`) → file. */
+  files: Map<string, ServedFile>;
+  /** Real path of the results folder. */
+  root: string;
+}
+
+const NIFTI = /\.nii(\.gz)?$/i;
+
+/** Whether `path` (a real path) lies strictly inside `root` (a real path). */
+export function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) && !rel.split(sep).includes('..');
+}
+
+class FileTable {
+  readonly files = new Map<string, ServedFile>();
+  readonly notes: string[] = [];
+  private external = 0;
+  private readonly byPath = new Map<string, string>();
+
+  constructor(readonly root: string) {}
+
+  /** List a file of the results folder (relative path); undefined when absent or outside. */
+  async result(rel: string): Promise<string | undefined> {
+    if (!(await this.contained(rel))) return undefined;
+    const abs = join(this.root, rel);
+    const segments = relative(this.root, abs).split(sep);
+    const key = '/results/' + segments.join('/');
+    this.files.set(key, { path: abs, root: this.root });
+    return '/results/' + segments.map(encodeURIComponent).join('/');
+  }
+
+  /** Text of a file of the folder (not served), when it exists and lies inside. */
+  async read(rel: string): Promise<string | undefined> {
+    const real = await this.contained(rel);
+    return real ? readFile(real, 'utf8') : undefined;
+  }
+
+  /** Real path of a file of the folder, when it exists and lies inside. */
+  private async contained(rel: string): Promise<string | undefined> {
+    const abs = join(this.root, rel);
+    if (!existsSync(abs)) return undefined;
+    let real: string;
+    try {
+      real = await realpath(abs);
+    } catch {
+      return undefined;
+    }
+    if (!isInside(this.root, real)) {
+      this.notes.push(`${rel}: points outside the results folder (symlink); not served`);
+      return undefined;
+    }
+    return (await stat(real)).isFile() ? real : undefined;
+  }
+
+  /** The file behind a listed URL. */
+  pathOf(url: string | undefined): string | undefined {
+    return url === undefined ? undefined : this.files.get(decodeURIComponent(url))?.path;
+  }
+
+  /** List bytes made in memory under an opaque id. */
+  memory(name: string, data: Uint8Array): string {
+    const key = `/files/${++this.external}/${name}`;
+    this.files.set(key, { path: name, data });
+    return key;
+  }
+
+  /** List a file from outside the results folder under an opaque id. */
+  async outside(path: string): Promise<string | undefined> {
+    if (!isAbsolute(path) || !existsSync(path)) return undefined;
+    let real: string;
+    try {
+      real = await realpath(path);
+      if (!(await stat(real)).isFile()) return undefined;
+    } catch {
+      return undefined;
+    }
+    const known = this.byPath.get(real);
+    if (known) return known;
+    const name = basename(path).replace(/[^A-Za-z0-9._-]/g, '_');
+    const key = `/files/${++this.external}/${name}`;
+    this.files.set(key, { path: real });
+    this.byPath.set(real, key);
+    return key;
+  }
+}
+
+/** A JSON file of the folder, or undefined when missing, outside or unreadable. */
+async function readJson(
+  table: FileTable,
+  rel: string,
+): Promise<Record<string, unknown> | undefined> {
+  try {
+    const text = await table.read(rel);
+    return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parse CSV/TSV text with a header row into records (RFC 4180 quotes for CSV). */
+export function parseDelimited(text: string, delimiter: ',' | '\t'): Record<string, string>[] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"' && field === '' && delimiter === ',') quoted = true;
+    else if (c === delimiter) {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field);
+      field = '';
+      if (row.some((f) => f !== '')) rows.push(row);
+      row = [];
+    } else field += c;
+  }
+  row.push(field);
+  if (row.some((f) => f !== '')) rows.push(row);
+  const [head, ...body] = rows;
+  if (!head) return [];
+  return body.map((r) => Object.fromEntries(head.map((h, i) => [h.trim(), r[i] ?? ''])));
+}
+
+const num = (s: string | undefined): number | undefined =>
+  s === undefined || s === '' ? undefined : Number(s);
+
+function regionRow(
+  r: Record<string, string>,
+  atlas: ViewAtlas,
+  pointColumns: 'search' | 'centre',
+): ViewRegionRow {
+  const index = Number(r.index);
+  const region = atlas.regions.find((a) => a.index === index);
+  const prefix = pointColumns === 'search' ? 'search' : 'centre';
+  const fromFile: [number, number, number] = [
+    Number(r[`${prefix}_x_mm`]),
+    Number(r[`${prefix}_y_mm`]),
+    Number(r[`${prefix}_z_mm`]),
+  ];
+  // A cohort table gives centres of mass; the atlas knows the search point (inside the region).
+  const usePoint =
+    pointColumns === 'centre' && region
+      ? { pointMm: [...region.searchPointMm] as [number, number, number], pointKind: 'search' }
+      : { pointMm: fromFile, pointKind: pointColumns };
+  const row: ViewRegionRow = {
+    sigmaMm: Number(r.sigma_mm),
+    rank: Number(r.rank),
+    index,
+    name: r.name,
+    hemisphere: r.hemisphere,
+    score: Number(r.score),
+    pointMm: usePoint.pointMm,
+    pointKind: usePoint.pointKind as 'search' | 'centre',
+  };
+  const optional: [keyof ViewRegionRow, string][] = [
+    ['sd', 'sd'],
+    ['ciLow', 'ci_low'],
+    ['ciHigh', 'ci_high'],
+    ['top10Fraction', 'top10_fraction'],
+    ['nSubjects', 'n_subjects'],
+    ['controlScore', 'control_score'],
+    ['difference', 'difference'],
+    ['p', 'p'],
+    ['q', 'q'],
+    ['shadowDelta', 'shadow_delta'],
+  ];
+  for (const [key, column] of optional) {
+    const v = num(r[column]);
+    if (v !== undefined) (row as unknown as Record<string, number>)[key] = v;
+  }
+  return row;
+}
+
+let aal: Promise<Atlas> | undefined;
+
+/** The atlas a run used when it can still be read, else AAL (with a note). */
+async function atlasFor(
+  recorded: { name?: string; labels?: string; names?: string } | string | undefined,
+  notes: string[],
+): Promise<Atlas> {
+  aal ??= loadAal();
+  const spec = typeof recorded === 'string' ? { name: recorded, labels: recorded } : recorded;
+  if (!spec || spec.name === 'aal' || spec.labels === 'aal') return aal;
+  if (spec.labels && existsSync(spec.labels)) {
+    try {
+      return await loadAtlas(spec.labels, { names: spec.names, name: spec.name });
+    } catch (e) {
+      notes.push(`atlas ${spec.labels}: ${(e as Error).message}; showing AAL instead`);
+    }
+  } else {
+    notes.push(`atlas ${spec.labels ?? spec.name}: not found; showing AAL instead`);
+  }
+  return aal;
+}
+
+/**
+ * The atlas and its template on the results' grid, made in memory: the viewer draws every layer
+ * on the background's grid, and a software renderer (a browser without a GPU) is 8× faster on
+ * the 2 mm grid than on 1 mm. The 1 mm template stays available as `templateFineUrl`.
+ */
+async function viewAtlas(atlas: Atlas, grid: Grid, table: FileTable): Promise<ViewAtlas> {
+  aal ??= loadAal();
+  const onGrid = atlasOnGrid(atlas, grid);
+  const labels = onGrid.labels.data;
+  const max = labels.reduce((m, v) => Math.max(m, v), 0);
+  const labelsUrl = table.memory(
+    `${atlas.name}_labels_on-grid.nii`,
+    encodeNifti1({
+      dims: grid.dims,
+      affine: grid.affine,
+      data: max < 256 ? Uint8Array.from(labels) : Int16Array.from(labels),
+      intentCode: 1002,
+      description: `${atlas.name} labels (nearest) on the results grid`,
+    }),
+  );
+  const template = atlas.template ?? (await aal).template;
+  let templateUrl: string | undefined;
+  let templateFineUrl: string | undefined;
+  if (template && existsSync(template)) {
+    const fine = await readVolume(template);
+    templateFineUrl = sameGrid(fine, grid) ? undefined : await table.outside(template);
+    const coarse = sameGrid(fine, grid) ? fine : resample(fine, grid, 'linear');
+    templateUrl = table.memory(
+      'template_on-grid.nii',
+      encodeNifti1({ dims: grid.dims, affine: grid.affine, data: coarse.data }),
+    );
+  }
+  const round = (v: readonly number[]) => v.map((x) => Math.round(x * 100) / 100);
+  return {
+    name: atlas.name,
+    labelsUrl,
+    templateUrl,
+    templateFineUrl,
+    regions: onGrid.regions.map((r) => ({
+      index: r.index,
+      name: r.name,
+      hemisphere: r.hemisphere,
+      centreMm: round(r.centreMm) as [number, number, number],
+      searchPointMm: round(r.searchPointMm) as [number, number, number],
+    })),
+  };
+}
+
+/** The maps' grid: run.json's, else the first map's. */
+async function gridOf(recorded: unknown, firstMap: string | undefined): Promise<Grid> {
+  const g = recorded as Grid | undefined;
+  if (
+    g &&
+    Array.isArray(g.dims) &&
+    g.dims.length === 3 &&
+    Array.isArray(g.affine) &&
+    g.affine.length >= 3
+  ) {
+    return { dims: g.dims, affine: g.affine };
+  }
+  if (!firstMap) {
+    throw new Glas3dError(
+      'no saliency maps found in the results folder; is the run finished (glas3d run writes sub-<id>/…_saliency.nii.gz)?',
+    );
+  }
+  const v = await readVolume(firstMap);
+  return { dims: v.dims, affine: v.affine };
+}
+
+function gridInfo(grid: Grid): ViewManifest['grid'] {
+  return {
+    dims: [...grid.dims] as [number, number, number],
+    voxelMm: spacingMm(grid).map((v) => Math.round(v * 1000) / 1000) as [number, number, number],
+  };
+}
+
+/** `sub-<id>` folders of one group that hold a finished subject (a sidecar). */
+async function runSubjects(
+  table: FileTable,
+  group: Group,
+  sigmaMm: number[],
+): Promise<ViewSubject[]> {
+  const dir = group === 'control' ? join(table.root, 'control') : table.root;
+  if (!existsSync(dir)) return [];
+  const ids = (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && /^sub-./.test(e.name))
+    .map((e) => e.name.slice(4))
+    .sort();
+  const subjects: ViewSubject[] = [];
+  const rel = (p: string) => relative(table.root, p);
+  for (const id of ids) {
+    // The sidecar (the done marker) is read for the probabilities; it is not served itself.
+    const sidecar = await readJson(table, rel(subjectSidecarPath(table.root, id, group)));
+    if (!sidecar) {
+      table.notes.push(`${rel(join(dir, `sub-${id}`))}: no readable sidecar (unfinished); skipped`);
+      continue;
+    }
+    const maps: ViewMap[] = [];
+    for (const s of sigmaMm) {
+      const url = await table.result(rel(subjectMapPath(table.root, id, group, s)));
+      if (url) maps.push({ sigmaMm: s, url });
+    }
+    const source = typeof sidecar.source === 'string' ? sidecar.source : undefined;
+    subjects.push({
+      id,
+      group,
+      probability: typeof sidecar.probability === 'number' ? sidecar.probability : undefined,
+      probabilities: Array.isArray(sidecar.probabilities)
+        ? (sidecar.probabilities as number[])
+        : undefined,
+      maps,
+      regionsUrl: await table.result(rel(subjectRegionsPath(table.root, id, group))),
+      sourceUrl: source && NIFTI.test(source) ? await table.outside(source) : undefined,
+      resampled: typeof sidecar.resampled === 'boolean' ? sidecar.resampled : undefined,
+    });
+  }
+  return subjects;
+}
+
+function sigmaList(values: unknown, fallback: number[]): number[] {
+  return Array.isArray(values) && values.every((v) => typeof v === 'number')
+    ? (values as number[])
+    : fallback;
+}
+
+async function buildRun(table: FileTable): Promise<ViewManifest> {
+  const run = (await readJson(table, 'run.json')) ?? {};
+  // The cohort table is parsed into the manifest, not served.
+  const text = await table.read('regions.csv');
+  const csv = text === undefined ? [] : parseDelimited(text, ',');
+  const sigmaFromCsv = [...new Set(csv.map((r) => Number(r.sigma_mm)))];
+  let sigmaMm = sigmaList(run.sigmaMm, sigmaFromCsv);
+  if (sigmaMm.length === 0) {
+    // No run.json and no table (a shard): take σ from the first sidecar.
+    const first = (await readdir(table.root)).find((n) => n.startsWith('sub-'));
+    const side =
+      first &&
+      (await readJson(
+        table,
+        relative(table.root, subjectSidecarPath(table.root, first.slice(4), 'cohort')),
+      ));
+    sigmaMm = sigmaList(side && side.sigmaMm, []);
+  }
+  const atlas = await atlasFor(run.atlas as { name?: string; labels?: string }, table.notes);
+  const subjects = [
+    ...(await runSubjects(table, 'cohort', sigmaMm)),
+    ...(await runSubjects(table, 'control', sigmaMm)),
+  ];
+  const cohortMaps: ViewManifest['cohortMaps'] = [];
+  for (const group of ['cohort', 'control'] as const) {
+    for (const s of sigmaMm) {
+      const url = await table.result(relative(table.root, cohortMapPath(table.root, s, group)));
+      if (url)
+        cohortMaps.push({
+          group,
+          sigmaMm: s,
+          url,
+          n: subjects.filter((x) => x.group === group).length,
+        });
+    }
+  }
+  const firstMap = cohortMaps[0]?.url ?? subjects.find((x) => x.maps.length > 0)?.maps[0].url;
+  const grid = await gridOf(run.grid, table.pathOf(firstMap));
+  const view = await viewAtlas(atlas, grid, table);
+  return {
+    version: 1,
+    kind: 'run',
+    title: basename(table.root),
+    sigmaMm,
+    grid: gridInfo(grid),
+    targetClass: typeof run.targetClass === 'number' ? run.targetClass : undefined,
+    mode: typeof run.mode === 'string' ? run.mode : undefined,
+    baseline: typeof run.baseline === 'string' ? run.baseline : undefined,
+    cohortMaps,
+    subjects,
+    regions: csv.map((r) => regionRow(r, view, 'centre')),
+    atlas: view,
+    notes: table.notes,
+  };
+}
+
+async function buildExplain(table: FileTable): Promise<ViewManifest> {
+  const summary = (await readJson(table, 'explanation.json')) ?? {};
+  const text = await table.read('regions.csv');
+  const csv = text === undefined ? [] : parseDelimited(text, ',');
+  const sigmaMm = sigmaList(summary.sigmaMm, [...new Set(csv.map((r) => Number(r.sigma_mm)))]);
+  const files = (summary.files ?? {}) as { saliency?: unknown };
+  const saliency = Array.isArray(files.saliency) ? (files.saliency as string[]) : [];
+  const maps: ViewMap[] = [];
+  for (let i = 0; i < sigmaMm.length; i++) {
+    const name = saliency[i] ?? saliencyFileName(sigmaMm[i]);
+    const url = basename(name) === name ? await table.result(name) : undefined;
+    if (url) maps.push({ sigmaMm: sigmaMm[i], url });
+  }
+  const volume = typeof summary.volume === 'string' ? summary.volume : undefined;
+  const atlas = await atlasFor(summary.atlas as string | undefined, table.notes);
+  const subject: ViewSubject = {
+    id: volume ? basename(volume).replace(NIFTI, '') : 'volume',
+    group: 'cohort',
+    probability: typeof summary.probability === 'number' ? summary.probability : undefined,
+    probabilities: Array.isArray(summary.probabilities)
+      ? (summary.probabilities as number[])
+      : undefined,
+    maps,
+    sourceUrl: volume && NIFTI.test(volume) ? await table.outside(volume) : undefined,
+  };
+  const grid = await gridOf(undefined, table.pathOf(maps[0]?.url));
+  const view = await viewAtlas(atlas, grid, table);
+  return {
+    version: 1,
+    kind: 'explain',
+    title: basename(table.root),
+    sigmaMm,
+    grid: gridInfo(grid),
+    targetClass: typeof summary.targetClass === 'number' ? summary.targetClass : undefined,
+    mode: typeof summary.mode === 'string' ? summary.mode : undefined,
+    baseline: typeof summary.baseline === 'string' ? summary.baseline : undefined,
+    cohortMaps: [],
+    subjects: [subject],
+    regions: csv.map((r) => regionRow(r, view, 'search')),
+    atlas: view,
+    notes: table.notes,
+  };
+}
+
+/** Which kind of results folder `dir` (a real path) is, or undefined. */
+function kindOf(dir: string): ViewKind | undefined {
+  if (existsSync(join(dir, 'explanation.json'))) return 'explain';
+  if (
+    existsSync(join(dir, 'run.json')) ||
+    existsSync(join(dir, 'dataset_description.json')) ||
+    existsSync(join(dir, 'regions.csv'))
+  )
+    return 'run';
+  return undefined;
+}
+
+/** Build the manifest and the served-file table of a results folder. */
+export async function buildManifest(resultsDir: string): Promise<BuiltManifest> {
+  let root: string;
+  try {
+    root = await realpath(resultsDir);
+  } catch {
+    throw new Glas3dError(
+      `${resultsDir}: no such folder; give the --out folder of glas3d run or glas3d explain.`,
+    );
+  }
+  if (!(await stat(root)).isDirectory()) {
+    throw new Glas3dError(
+      `${resultsDir}: not a folder; give the --out folder of glas3d run or glas3d explain.`,
+    );
+  }
+  const kind = kindOf(root);
+  if (!kind) {
+    throw new Glas3dError(
+      `${resultsDir}: not a glas3d results folder (no run.json, regions.csv or explanation.json); give the --out folder of glas3d run or glas3d explain.`,
+    );
+  }
+  const table = new FileTable(root);
+  const manifest = kind === 'run' ? await buildRun(table) : await buildExplain(table);
+  const maps =
+    manifest.cohortMaps.length + manifest.subjects.reduce((n, s) => n + s.maps.length, 0);
+  if (maps === 0) {
+    throw new Glas3dError(
+      `${resultsDir}: no saliency maps found; is the run finished (glas3d run writes sub-<id>/…_saliency.nii.gz)?`,
+    );
+  }
+  return { manifest, files: table.files, root };
+}

@@ -1,0 +1,319 @@
+/**
+ * The view server alone (no browser): what the manifest says about a real `glas3d run` folder
+ * and a real `glas3d explain` folder, and what the server refuses — paths out of the folder in
+ * every spelling, symlinks out of it, methods other than GET/HEAD, foreign Host headers — and
+ * that it listens on 127.0.0.1 only and never changes the folder.
+ */
+import { request } from 'node:http';
+import { cp, mkdir, mkdtemp, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAal } from '../../src/atlas/index.js';
+import { explain } from '../../src/explain/explain-volume.js';
+import { writeExplanation } from '../../src/report/explanation-files.js';
+import {
+  buildManifest,
+  requestPath,
+  startViewServer,
+  type ViewServer,
+} from '../../src/view/index.js';
+import { TARGETS } from '../cohort/cohort-fixtures.js';
+import { linearOracle, oracleWorld, regionWeights } from '../explain/oracle-fixtures.js';
+import { folderFingerprint, makeRunResults, type RunResults } from './fixtures.js';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** One raw HTTP request: the path goes on the wire exactly as given (no URL normalization). */
+function raw(
+  port: number,
+  path: string,
+  options: { method?: string; host?: string; address?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: options.address ?? '127.0.0.1',
+        port,
+        path,
+        method: options.method ?? 'GET',
+        headers: { Host: options.host ?? `127.0.0.1:${port}` },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+let run: RunResults;
+let viewerDir: string;
+let server: ViewServer;
+let before: string;
+
+beforeAll(async () => {
+  run = await makeRunResults();
+  // A stand-in for the built viewer: these tests are about the server, not the page.
+  viewerDir = await mkdtemp(join(tmpdir(), 'glas3d-viewer-dist-'));
+  await mkdir(join(viewerDir, 'assets'));
+  await writeFile(join(viewerDir, 'index.html'), '<!doctype html><title>viewer</title>');
+  await writeFile(join(viewerDir, 'assets', 'app.js'), 'console.log(1)');
+  before = folderFingerprint(run.results);
+  server = await startViewServer({ resultsDir: run.results, viewerDir });
+}, 300_000);
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('the manifest of a glas3d run folder', () => {
+  it('lists σ, the cohort and control maps, subjects with probabilities, the parsed table and the atlas', () => {
+    const m = server.manifest;
+    expect(m.kind).toBe('run');
+    expect(m.sigmaMm).toEqual([10, 15]);
+    expect(m.grid).toEqual({ dims: [91, 109, 91], voxelMm: [2, 2, 2] });
+    expect(m.cohortMaps.map((c) => `${c.group}:${c.sigmaMm}:${c.n}`)).toEqual([
+      'cohort:10:2',
+      'cohort:15:2',
+      'control:10:1',
+      'control:15:1',
+    ]);
+    expect(m.subjects.map((s) => `${s.group}:${s.id}`)).toEqual([
+      'cohort:01',
+      'cohort:02',
+      'control:c1',
+    ]);
+    for (const s of m.subjects) {
+      expect(s.maps.map((x) => x.sigmaMm)).toEqual([10, 15]);
+      expect(s.probability).toBeGreaterThan(0.5);
+      expect(s.regionsUrl).toMatch(/^\/results\/.*_desc-glas_regions\.tsv$/);
+      expect(s.sourceUrl).toMatch(/^\/files\/\d+\/sub-.*\.nii\.gz$/);
+    }
+    // The cohort table: 116 regions per σ, the oracle's two regions first, with CI and p/q.
+    expect(m.regions).toHaveLength(232);
+    const top = m.regions.filter((r) => r.sigmaMm === 10).slice(0, 2);
+    expect(top.map((r) => r.index).sort()).toEqual(TARGETS);
+    expect(top[0]).toMatchObject({ rank: 1, pointKind: 'search' });
+    for (const key of ['ciLow', 'ciHigh', 'p', 'q', 'difference'] as const) {
+      expect(typeof top[0][key]).toBe('number');
+    }
+    // A row's point is the atlas region's search point on the run's grid.
+    const region = m.atlas.regions.find((r) => r.index === top[0].index)!;
+    expect(top[0].pointMm).toEqual(region.searchPointMm);
+    expect(m.atlas.regions).toHaveLength(116);
+    expect(m.atlas.labelsUrl).toMatch(/^\/files\/\d+\/aal_labels_on-grid\.nii$/);
+    expect(m.atlas.templateUrl).toMatch(/template_on-grid\.nii$/);
+    expect(m.atlas.templateFineUrl).toMatch(/ch2bet\.nii\.gz$/);
+    expect(m.notes).toEqual([]);
+  });
+
+  it('serves every listed file, with the bytes on disk', async () => {
+    const m = server.manifest;
+    const urls = [
+      ...m.cohortMaps.map((c) => c.url),
+      ...m.subjects.flatMap((s) => [...s.maps.map((x) => x.url), s.regionsUrl!, s.sourceUrl!]),
+      m.atlas.labelsUrl,
+      m.atlas.templateUrl!,
+      m.atlas.templateFineUrl!,
+    ];
+    for (const url of urls) expect((await raw(server.port, url)).status, url).toBe(200);
+    const map = m.subjects[0].maps[0].url;
+    const onDisk = await readFile(
+      join(run.results, decodeURIComponent(map.slice('/results/'.length))),
+    );
+    expect((await raw(server.port, map)).body.equals(onDisk)).toBe(true);
+    const head = await raw(server.port, map, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.body.length).toBe(0);
+    expect(Number(head.headers['content-length'])).toBe(onDisk.length);
+    const manifest = await raw(server.port, '/api/manifest.json');
+    expect(JSON.parse(manifest.body.toString()).kind).toBe('run');
+    expect((await raw(server.port, '/')).body.toString()).toContain('<title>viewer</title>');
+    expect((await raw(server.port, '/assets/app.js')).status).toBe(200);
+  });
+
+  it('does not serve files the viewer does not need (sidecars, run.json, the cohort csv)', async () => {
+    for (const path of [
+      '/results/run.json',
+      '/results/regions.csv',
+      '/results/errors.tsv',
+      '/results/sub-01/sub-01_desc-glas.json',
+      '/results/dataset_description.json',
+      '/files/999/x.nii.gz',
+    ]) {
+      expect((await raw(server.port, path)).status, path).toBe(404);
+    }
+  });
+});
+
+describe('what the server refuses', () => {
+  it('paths that climb out: ../, encoded %2e%2e, encoded slashes, backslashes, empty segments', async () => {
+    const attempts = [
+      '/results/../run.json',
+      '/results/../../../../etc/passwd',
+      '/../package.json',
+      '/results/%2e%2e/%2e%2e/etc/passwd',
+      '/results/%2E%2E/run.json',
+      '/results/sub-01/%2e%2e/%2e%2e/run.json',
+      '/results/..%2frun.json',
+      '/results/..%2Frun.json',
+      '/results/%2Fetc%2Fpasswd',
+      '/results/..%5crun.json',
+      '/results//etc/passwd',
+      '//etc/passwd',
+      '/assets/../index.html',
+      '/results/sub-01/./sub-01_desc-glas_regions.tsv',
+      '/results/%00',
+    ];
+    for (const path of attempts) {
+      const r = await raw(server.port, path);
+      expect([403, 404], path).toContain(r.status);
+      expect(r.body.toString(), path).not.toMatch(/root:|glas3dVersion/);
+    }
+    expect((await raw(server.port, '/results/..%2frun.json')).status).toBe(403);
+    expect(requestPath('/results/%2e%2e/x')).toBe(403);
+    expect(requestPath('/results/%zz')).toBe(400);
+    expect(requestPath('/results/sub-01/a%20b.tsv?x=1')).toBe('/results/sub-01/a b.tsv');
+  });
+
+  it('absolute paths on disk are not paths of the server', async () => {
+    const abs = join(run.results, 'regions.csv');
+    for (const path of [
+      abs,
+      `/results${abs}`,
+      `/results/${encodeURIComponent(abs)}`,
+      '/etc/passwd',
+    ]) {
+      expect([403, 404], path).toContain((await raw(server.port, path)).status);
+    }
+  });
+
+  it('symlinks out of the folder: left out of the manifest, and refused if swapped in later', async () => {
+    const copy = join(run.dir, 'results-with-links');
+    await cp(run.results, copy, { recursive: true });
+    const outside = join(run.dir, 'outside.nii.gz');
+    await writeFile(outside, 'secret outside the results folder');
+    // sub-02's σ=15 map is a symlink out of the folder from the start…
+    const linked = join(copy, 'sub-02', 'sub-02_desc-glas_sigma-15_saliency.nii.gz');
+    await rename(linked, `${linked}.bak`);
+    await symlink(outside, linked);
+    // …and a whole subject folder is a symlink to a folder outside.
+    await cp(join(copy, 'sub-01'), join(run.dir, 'sub-99-outside'), { recursive: true });
+    await symlink(join(run.dir, 'sub-99-outside'), join(copy, 'sub-99'));
+    const s = await startViewServer({ resultsDir: copy, viewerDir });
+    try {
+      const sub02 = s.manifest.subjects.find((x) => x.id === '02')!;
+      expect(sub02.maps.map((m) => m.sigmaMm)).toEqual([10]);
+      expect(s.manifest.notes.join('\n')).toMatch(/sub-02_desc-glas_sigma-15_saliency.*outside/);
+      expect(s.manifest.subjects.some((x) => x.id === '99')).toBe(false);
+      for (const path of [
+        '/results/sub-02/sub-02_desc-glas_sigma-15_saliency.nii.gz',
+        '/results/sub-99/sub-01_desc-glas_sigma-10_saliency.nii.gz',
+        '/results/sub-99/sub-99_desc-glas_sigma-10_saliency.nii.gz',
+      ]) {
+        const r = await raw(s.port, path);
+        expect([403, 404], path).toContain(r.status);
+        expect(r.body.toString()).not.toContain('secret');
+      }
+      // A listed file replaced by a symlink out after the server started: refused on request.
+      const url = s.manifest.subjects[0].maps[0].url;
+      const file = join(copy, decodeURIComponent(url.slice('/results/'.length)));
+      expect((await raw(s.port, url)).status).toBe(200);
+      await rename(file, `${file}.bak`);
+      await symlink(outside, file);
+      const r = await raw(s.port, url);
+      expect(r.status).toBe(403);
+      expect(r.body.toString()).not.toContain('secret');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('methods other than GET and HEAD: 405', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+      for (const path of ['/api/manifest.json', server.manifest.subjects[0].maps[0].url, '/']) {
+        const r = await raw(server.port, path, { method });
+        expect(r.status, `${method} ${path}`).toBe(405);
+        expect(r.headers.allow).toBe('GET, HEAD');
+      }
+    }
+  });
+
+  it('a foreign Host header (DNS rebinding) on the loopback server: 403', async () => {
+    expect((await raw(server.port, '/api/manifest.json', { host: 'evil.example' })).status).toBe(
+      403,
+    );
+    expect(
+      (await raw(server.port, '/api/manifest.json', { host: `localhost:${server.port}` })).status,
+    ).toBe(200);
+  });
+
+  it('listens on 127.0.0.1 only by default', async () => {
+    expect(server.host).toBe('127.0.0.1');
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}/`);
+    // Another loopback address of this machine is not served.
+    await expect(raw(server.port, '/api/manifest.json', { address: '127.0.0.2' })).rejects.toThrow(
+      /ECONNREFUSED/,
+    );
+  });
+
+  it('sends no-sniff and a same-origin content security policy', async () => {
+    const r = await raw(server.port, '/');
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+    expect(String(r.headers['content-security-policy'])).toContain("default-src 'self'");
+  });
+});
+
+describe('the manifest of a glas3d explain folder', () => {
+  it('one subject, its maps per σ, the ranked table with search points, no cohort maps', async () => {
+    const w = await oracleWorld();
+    const dir = await mkdtemp(join(tmpdir(), 'glas3d-view-explain-'));
+    const volume = join(run.dir, 'cohort', 'sub-01.nii.gz');
+    const model = linearOracle(w, regionWeights(w, { [TARGETS[0]]: 1 }));
+    const explanation = await explain(volume, {
+      model,
+      atlas: await loadAal(),
+      sigmaMm: [10],
+      baseline: 'zero',
+    });
+    await writeExplanation(dir, explanation, { volume });
+    const built = await buildManifest(dir);
+    const m = built.manifest;
+    expect(m.kind).toBe('explain');
+    expect(m.cohortMaps).toEqual([]);
+    expect(m.subjects).toHaveLength(1);
+    expect(m.subjects[0]).toMatchObject({ id: 'sub-01', maps: [{ sigmaMm: 10 }] });
+    expect(m.subjects[0].sourceUrl).toMatch(/sub-01\.nii\.gz$/);
+    expect(m.regions).toHaveLength(116);
+    expect(m.regions[0]).toMatchObject({ rank: 1, index: TARGETS[0], pointKind: 'search' });
+    expect(m.regions[0].shadowDelta).toBeTypeOf('number');
+    expect([...built.files.keys()]).toContain('/results/saliency_sigma-10.nii.gz');
+  });
+
+  it('a folder that is not a results folder: one clear error', async () => {
+    await expect(buildManifest(join(run.dir, 'cohort'))).rejects.toThrow(
+      /not a glas3d results folder/,
+    );
+    await expect(buildManifest(join(run.dir, 'nope'))).rejects.toThrow(/no such folder/);
+  });
+});
+
+describe('read-only', () => {
+  it('the results folder is byte-for-byte unchanged after all of the above', () => {
+    expect(folderFingerprint(run.results)).toBe(before);
+  });
+});
