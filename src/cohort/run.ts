@@ -14,9 +14,9 @@ import { BASELINE_KINDS, type BaselineSpec } from '../explain/baselines.js';
 import { explain } from '../explain/explain-volume.js';
 import type { GlasMode } from '../glas3d/index.js';
 import {
-  loadOnnxClassifier,
+  loadOnnxClassifierOn,
   type AxisOrder,
-  type Device,
+  type DeviceChoice,
   type Layout,
   type OnnxClassifier,
 } from '../model/index.js';
@@ -61,7 +61,8 @@ export interface RunOptions {
   targetClass?: number;
   layout?: Layout;
   axes?: AxisOrder;
-  device?: Device;
+  /** cpu (default), cuda, webgpu, or auto (CUDA, then WebGPU, then CPU). */
+  device?: DeviceChoice;
   batchSize?: number;
   normalize?: IntensityNormalization;
   /** A volume on the model's grid, for grids that are not standard MNI ones. */
@@ -83,7 +84,8 @@ export type RunEvent =
   | { kind: 'progress'; done: number; total: number }
   | { kind: 'skipped'; group: Group; id: string }
   | { kind: 'done'; group: Group; id: string; seconds: number; probability: number }
-  | { kind: 'failed'; group: Group; id: string; reason: string };
+  | { kind: 'failed'; group: Group; id: string; reason: string }
+  | { kind: 'note'; text: string };
 
 export interface SubjectFailure {
   group: Group;
@@ -157,12 +159,13 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
   const emit = options.onEvent ?? (() => undefined);
   const out = resolve(options.out);
   if (!existsSync(options.model)) throw new OptionError(`${options.model}: no such model file.`);
-  const classifier = await loadOnnxClassifier(options.model, {
+  const { value: classifier, note } = await loadOnnxClassifierOn(options.model, {
     layout: options.layout,
     axes: options.axes,
     device: options.device,
     batchSize: options.batchSize,
   });
+  if (options.device === 'auto') emit({ kind: 'note', text: note });
   try {
     return await runWith(classifier, out, options, emit);
   } finally {

@@ -5,7 +5,13 @@ import { runCohort, type RunEvent, type RunSummary } from '../../cohort/run.js';
 import type { CohortRegionRow } from '../../cohort/cohort-outputs.js';
 import { Glas3dError } from '../../errors.js';
 import type { GlasMode } from '../../glas3d/index.js';
-import { DEVICES, LAYOUTS, type AxisOrder, type Device, type Layout } from '../../model/index.js';
+import {
+  DEVICE_CHOICES,
+  LAYOUTS,
+  type AxisOrder,
+  type DeviceChoice,
+  type Layout,
+} from '../../model/index.js';
 import { INTENSITY_NORMALIZATIONS, type IntensityNormalization } from '../../volume/index.js';
 import { fixed, formatTable, num } from '../format.js';
 import type { CliIo } from '../io.js';
@@ -23,7 +29,7 @@ interface RunFlags {
   mode: GlasMode;
   baseline: string;
   class?: number;
-  device: Device;
+  device: DeviceChoice;
   batch?: number;
   layout?: Layout;
   axes?: AxisOrder;
@@ -73,7 +79,9 @@ export function register(program: Command, io: CliIo): void {
       'a control group: explained the same way and compared region by region',
     )
     .addOption(
-      new Option('--device <device>', 'execution provider').choices(DEVICES).default('cpu'),
+      new Option('--device <device>', 'execution provider (auto: CUDA, then WebGPU, then CPU)')
+        .choices(DEVICE_CHOICES)
+        .default('cpu'),
     )
     .option('--batch <n>', 'samples per model call', parseCount('--batch', 1))
     .addOption(
@@ -118,6 +126,8 @@ export function register(program: Command, io: CliIo): void {
           io.err(`${current}: P = ${num(e.probability, 4)}, ${fixed(e.seconds, 1)} s\n`);
         } else if (e.kind === 'skipped') {
           io.err(`sub-${e.id}: already done, skipped\n`);
+        } else if (e.kind === 'note') {
+          io.err(`glas3d run: ${e.text}\n`);
         } else if (e.kind === 'failed') {
           progress?.done();
           io.err(`${current}: FAILED: ${e.reason}\n`);
