@@ -131,6 +131,8 @@ export interface ViewerHook {
   /** Client (CSS px) coordinates of a point in the first view tile that shows it. */
   mmToClient(mm: [number, number, number]): [number, number] | null;
   rows(): ViewRegionRow[];
+  /** Settles when every queued view update (selectors, sliders, hook calls) is drawn. */
+  idle(): Promise<void>;
   /** The figure "Save figure" writes, as a PNG data URL. */
   figureDataUrl(): string;
 }

@@ -407,7 +407,15 @@ function figureCanvas(): HTMLCanvasElement {
   // The WebGL canvas keeps no drawing buffer: draw, then copy in the same task.
   nv.drawScene();
   ctx.drawImage(gl, 0, 20 * scale + pad);
-  paintChart(ctx, rows, pad, gl.height + 20 * scale + 2 * pad, out.width - 2 * pad, scale);
+  paintChart(
+    ctx,
+    rows,
+    pad,
+    gl.height + 20 * scale + 2 * pad,
+    out.width - 2 * pad,
+    scale,
+    state.selected,
+  );
   return out;
 }
 
@@ -575,5 +583,6 @@ window.glas3dViewer = {
   regionAt,
   mmToClient,
   rows: () => rows,
+  idle: () => queue.then(frame),
   figureDataUrl: () => figureCanvas().toDataURL('image/png'),
 };

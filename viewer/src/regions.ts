@@ -179,6 +179,7 @@ export function paintChart(
   y0: number,
   width: number,
   scale: number,
+  selected: number | null = null,
   n = 10,
 ): number {
   const top = rows.slice(0, n);
@@ -196,7 +197,7 @@ export function paintChart(
     ctx.fillStyle = '#e6e6e6';
     ctx.textAlign = 'right';
     ctx.fillText(`${r.rank}. ${r.name}`, x0 + labelWidth - 6 * scale, y + rowHeight / 2);
-    ctx.fillStyle = '#e8833a';
+    ctx.fillStyle = r.index === selected ? '#35c9e8' : '#e8833a';
     ctx.fillRect(x0 + labelWidth, y + 3 * scale, Math.max(len(r.score), 1), rowHeight - 6 * scale);
     if (r.ciLow !== undefined && r.ciHigh !== undefined) {
       ctx.strokeStyle = '#e6e6e6';

@@ -10,7 +10,8 @@ import { register as info } from './info.js';
 import { register as merge } from './merge.js';
 import { register as run } from './run.js';
 import { register as synth } from './synth.js';
+import { register as view } from './view.js';
 
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
-export const COMMANDS: RegisterCommand[] = [info, atlas, explain, run, merge, synth];
+export const COMMANDS: RegisterCommand[] = [info, atlas, explain, run, merge, synth, view];
