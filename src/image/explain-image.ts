@@ -13,6 +13,7 @@ import {
   gridSearchPoints,
   runGlas,
   runRecursiveGlas,
+  type GlasInput,
   type GlasMode,
   type RecursiveStopReason,
   type SigmaSet,
@@ -174,27 +175,12 @@ export async function explainImage(
     const axes = imageAxes(classifier, pre);
     if (options.targetClass !== undefined) classifier.checkClass(options.targetClass);
 
-    const cellSize: [number, number] = [width / grid, height / grid];
-    const spacing = units === 'cells' ? [1 / cellSize[0], 1 / cellSize[1]] : [1, 1];
-    // One cell in pixels for the isotropic blur (the geometric mean when cells are not square).
-    const cellPixels = Math.sqrt(cellSize[0] * cellSize[1]);
-    const blurSigmaPixels =
-      baselineKind !== 'blur'
-        ? undefined
-        : options.blurSigma === undefined
-          ? cellPixels
-          : options.blurSigma * (units === 'cells' ? cellPixels : 1);
-    const size = { width, height };
-    const sample = toModelSample(pre.pixels, size, pre.normalization, axes);
-    const baselinePixels = imageBaseline(
-      baselineKind,
-      pre.pixels,
-      width,
-      height,
-      blurSigmaPixels ?? 1,
-    );
-    const baseline = toModelSample(baselinePixels, size, pre.normalization, axes);
-    const input = { sample, baseline, gridAxes: axes.tensorAxis, spacing };
+    const { input, cellSize, blurSigmaPixels } = imageModelInput(axes, pre, {
+      grid,
+      units,
+      baseline: baselineKind,
+      blurSigma: options.blurSigma,
+    });
     const points = gridSearchPoints([width, height], grid);
 
     const glasStart = performance.now();
@@ -304,6 +290,53 @@ export function imageAxes(classifier: OnnxClassifier, image: PreprocessedImage):
     throw e;
   }
   return axes;
+}
+
+/** What GLAS needs from a preprocessed image: the model's sample and baseline, grid and spacing. */
+export interface ImageModelInput {
+  readonly input: GlasInput;
+  /** One grid cell in pixels along x and y. */
+  readonly cellSize: [number, number];
+  /** σ of the blur baseline in pixels, when it is used. */
+  readonly blurSigmaPixels?: number;
+}
+
+/**
+ * The crop normalised into the model's layout, the baseline likewise, and the spacing that
+ * makes σ mean grid cells (one cell = size / grid) or pixels.
+ */
+export function imageModelInput(
+  axes: GridAxes,
+  pre: PreprocessedImage,
+  options: { grid: number; units: SigmaUnits; baseline: ImageBaselineKind; blurSigma?: number },
+): ImageModelInput {
+  const { width, height } = pre;
+  const { grid, units, baseline: baselineKind } = options;
+  const cellSize: [number, number] = [width / grid, height / grid];
+  const spacing = units === 'cells' ? [1 / cellSize[0], 1 / cellSize[1]] : [1, 1];
+  // One cell in pixels for the isotropic blur (the geometric mean when cells are not square).
+  const cellPixels = Math.sqrt(cellSize[0] * cellSize[1]);
+  const blurSigmaPixels =
+    baselineKind !== 'blur'
+      ? undefined
+      : options.blurSigma === undefined
+        ? cellPixels
+        : options.blurSigma * (units === 'cells' ? cellPixels : 1);
+  const size = { width, height };
+  const sample = toModelSample(pre.pixels, size, pre.normalization, axes);
+  const baselinePixels = imageBaseline(
+    baselineKind,
+    pre.pixels,
+    width,
+    height,
+    blurSigmaPixels ?? 1,
+  );
+  const baseline = toModelSample(baselinePixels, size, pre.normalization, axes);
+  return {
+    input: { sample, baseline, gridAxes: axes.tensorAxis, spacing },
+    cellSize,
+    blurSigmaPixels,
+  };
 }
 
 function definedOnly(sigma: Partial<SigmaSet>): Partial<SigmaSet> {

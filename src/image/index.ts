@@ -39,9 +39,62 @@ export {
   DEFAULT_IMAGE_SIGMA,
   explainImage,
   imageAxes,
+  imageModelInput,
   type ExplainImageOptions,
+  type ImageModelInput,
   type ImageExplanation,
   type ImagePointScore,
   type ImageRecursive,
   type SigmaUnits,
 } from './explain-image.js';
+export { encodeNpy, writeNpy } from './npy.js';
+export { mapOnPhoto, renderOverlay, renderStrip, turbo, type OverlayOptions } from './render.js';
+export { checkLabels, parseLabels, readLabels } from './labels.js';
+export {
+  loadBoxes,
+  parseCocoJson,
+  parseVocXml,
+  type Box,
+  type BoxObject,
+  type ImageBoxes,
+} from './boxes.js';
+export {
+  mapMaximum,
+  parseClassMap,
+  pointInBoxes,
+  pointingScores,
+  pointingTargets,
+  readClassMap,
+  scorePoint,
+  unionArea,
+  type ClassMap,
+  type MapMaximumOptions,
+  type MapPoint,
+  type PointingScore,
+  type PointingTarget,
+} from './pointing.js';
+export {
+  classResponses,
+  fuseClass,
+  type ClassResponseOptions,
+  type ClassResponses,
+  type FuseClassOptions,
+} from './class-responses.js';
+export { RiseMasks, runRise, type RiseInput, type RiseOptions, type RiseResult } from './rise.js';
+export {
+  IMAGE_EXTENSIONS,
+  pointingPhotos,
+  POINTING_METHODS,
+  runPointingGame,
+  type PointingGameOptions,
+  type PointingGameResult,
+  type PointingMethod,
+  type PointingSkip,
+  type PointingTrial,
+} from './pointing-game.js';
+export {
+  IMAGE_PRESET_NAMES,
+  IMAGE_PRESETS,
+  type ImagePreset,
+  type ImagePresetName,
+} from './presets.js';

@@ -1,0 +1,207 @@
+/**
+ * The files of `glas3d image` for one photo, in `outDir`, named after the photo's stem:
+ *
+ *   <stem>_glas.png        the map over the photo at the photo's own size (render.ts)
+ *   <stem>_glas.npy        the raw map, float32, the crop's height × width (C order)
+ *   <stem>_glas.json       class, label, probability, parameters, per-point scores, timings
+ *
+ * With several σ sets each map gets `_sigma-<l>-<s>-<sp>` before the extension
+ * (`<stem>_glas_sigma-6-6-6.png`, …) and `<stem>_glas_strip.png` puts the overlays side by side,
+ * in the order given (coarse to fine). Recursive GLAS (on the first σ set) adds
+ * `<stem>_glas_pass-<j>.png/.npy` per pass and `<stem>_glas_recursive.png/.npy`, the sum.
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DecodedImage } from './decode.js';
+import type { ImageExplanation } from './explain-image.js';
+import { encodeNpy } from './npy.js';
+import { cropToOriginal } from './preprocess.js';
+import { renderOverlay, renderStrip } from './render.js';
+
+export interface ImageOutputRequest {
+  readonly outDir: string;
+  /** File name stem, e.g. 'finch' for finch.jpeg. */
+  readonly stem: string;
+  /** The photo as decoded (the overlay's background, at its own size). */
+  readonly photo: DecodedImage;
+  /** One explanation per σ set, same photo, same class. */
+  readonly explanations: readonly ImageExplanation[];
+  /** The photo's path, recorded in the JSON. */
+  readonly image: string;
+  readonly labels?: readonly string[];
+  /** Named parameter set, recorded in the JSON. */
+  readonly preset?: string;
+}
+
+export interface ImageOutputFiles {
+  readonly json: string;
+  readonly overlays: string[];
+  readonly maps: string[];
+  readonly strip?: string;
+  readonly recursive?: { overlays: string[]; maps: string[] };
+}
+
+const OVERLAY_NOTE =
+  'turbo colour map of the map scaled to [0, 1] between its minimum and maximum over the crop, ' +
+  'alpha 0.5 over the photo; outside the crop (which the model never saw) the photo is dimmed ' +
+  'to 35 % and the crop edge is a white line';
+
+const sigmaName = (s: { light: number; shadow: number; spatial: number }) =>
+  `sigma-${s.light}-${s.shadow}-${s.spatial}`;
+
+/** Write the files for one photo; returns their paths and the JSON summary written. */
+export async function writeImageOutputs(
+  request: ImageOutputRequest,
+): Promise<{ files: ImageOutputFiles; summary: Record<string, unknown> }> {
+  const { outDir, stem, photo, explanations, labels } = request;
+  if (explanations.length === 0) throw new RangeError('writeImageOutputs: no explanation given');
+  await mkdir(outDir, { recursive: true });
+  const first = explanations[0];
+  const several = explanations.length > 1;
+  const base = join(outDir, `${stem}_glas`);
+  const overlays: string[] = [];
+  const maps: string[] = [];
+  const pngs: Buffer[] = [];
+  const mapRecords = [];
+  for (const ex of explanations) {
+    const name = several ? `${base}_${sigmaName(ex.sigma)}` : base;
+    const png = await renderOverlay(photo, ex.map, ex.geometry);
+    pngs.push(png);
+    await atomicWrite(`${name}.png`, png);
+    await atomicWrite(`${name}.npy`, encodeNpy(ex.map, [ex.height, ex.width]));
+    overlays.push(`${name}.png`);
+    maps.push(`${name}.npy`);
+    let max = -Infinity;
+    let argmax = 0;
+    for (let i = 0; i < ex.map.length; i++) {
+      if (ex.map[i] > max) {
+        max = ex.map[i];
+        argmax = i;
+      }
+    }
+    const [mx, my] = [argmax % ex.width, Math.floor(argmax / ex.width)];
+    const [px, py] = cropToOriginal(ex.geometry, mx, my);
+    const perPixel = (u: number) =>
+      ex.units === 'cells' ? u * Math.sqrt(ex.cellSize[0] * ex.cellSize[1]) : u;
+    mapRecords.push({
+      sigma: ex.sigma,
+      sigmaUnits: ex.units,
+      sigmaPixels: {
+        light: perPixel(ex.sigma.light),
+        shadow: perPixel(ex.sigma.shadow),
+        spatial: perPixel(ex.sigma.spatial),
+      },
+      png: `${name}.png`,
+      npy: `${name}.npy`,
+      max,
+      maxAt: { crop: [mx, my], photo: [round(px), round(py)] },
+      forwardPasses: ex.forwardPasses,
+      timingMs: roundAll(ex.timing),
+      points: ex.points.map((p) => {
+        const [ox, oy] = cropToOriginal(ex.geometry, p.x, p.y);
+        return {
+          x: round(p.x),
+          y: round(p.y),
+          photoX: round(ox),
+          photoY: round(oy),
+          light: finiteOrNull(p.light),
+          shadow: finiteOrNull(p.shadow),
+          shadowDelta: finiteOrNull(p.shadowDelta),
+          score: finiteOrNull(p.score),
+        };
+      }),
+    });
+  }
+  let strip: string | undefined;
+  if (several) {
+    strip = `${base}_strip.png`;
+    const captions = explanations.map(
+      (ex) =>
+        `σ ${ex.sigma.light}/${ex.sigma.shadow}/${ex.sigma.spatial} ${ex.units === 'cells' ? 'cells' : 'px'}`,
+    );
+    await atomicWrite(strip, await renderStrip(pngs, captions));
+  }
+  let recursive: ImageOutputFiles['recursive'];
+  let recursiveRecord: Record<string, unknown> | undefined;
+  if (first.recursive) {
+    const rec = first.recursive;
+    const rOverlays: string[] = [];
+    const rMaps: string[] = [];
+    const passes = [];
+    for (let j = 0; j < rec.passes.length; j++) {
+      const name = `${base}_pass-${j + 1}`;
+      await atomicWrite(`${name}.png`, await renderOverlay(photo, rec.passes[j], first.geometry));
+      await atomicWrite(`${name}.npy`, encodeNpy(rec.passes[j], [first.height, first.width]));
+      rOverlays.push(`${name}.png`);
+      rMaps.push(`${name}.npy`);
+      passes.push({ png: `${name}.png`, npy: `${name}.npy`, probabilityAfter: rec.pAfter[j] });
+    }
+    const name = `${base}_recursive`;
+    await atomicWrite(`${name}.png`, await renderOverlay(photo, rec.accumulated, first.geometry));
+    await atomicWrite(`${name}.npy`, encodeNpy(rec.accumulated, [first.height, first.width]));
+    rOverlays.push(`${name}.png`);
+    rMaps.push(`${name}.npy`);
+    recursive = { overlays: rOverlays, maps: rMaps };
+    recursiveRecord = {
+      sigma: first.sigma,
+      passes,
+      accumulated: { png: `${name}.png`, npy: `${name}.npy` },
+      stopReason: rec.stopReason,
+    };
+  }
+
+  const label = (c: number) => labels?.[c];
+  const order = Array.from(first.probabilities.keys()).sort(
+    (a, b) => first.probabilities[b] - first.probabilities[a],
+  );
+  const summary: Record<string, unknown> = {
+    image: request.image,
+    photo: { width: photo.width, height: photo.height, format: photo.format },
+    crop: first.geometry,
+    model: first.model,
+    class: first.targetClass,
+    label: label(first.targetClass) ?? null,
+    probability: first.probability,
+    top5: order.slice(0, 5).map((c) => ({
+      class: c,
+      label: label(c) ?? null,
+      probability: first.probabilities[c],
+    })),
+    parameters: {
+      preset: request.preset ?? null,
+      grid: first.grid,
+      cellSizePixels: first.cellSize,
+      units: first.units,
+      mode: first.mode,
+      baseline: first.baseline,
+      blurSigmaPixels: first.blurSigmaPixels ?? null,
+      sigma: explanations.map((ex) => ex.sigma),
+    },
+    overlay: OVERLAY_NOTE,
+    npy: 'float32, shape (crop height, crop width), C order; the map over the model input crop (see crop)',
+    maps: mapRecords,
+    strip: strip ?? null,
+    recursive: recursiveRecord ?? null,
+    forwardPasses: explanations.reduce((s, ex) => s + ex.forwardPasses, 0),
+    timingMs: {
+      glas: round(explanations.reduce((s, ex) => s + ex.timing.glasMs, 0)),
+      model: round(explanations.reduce((s, ex) => s + ex.timing.modelMs, 0)),
+      total: round(explanations.reduce((s, ex) => s + ex.timing.totalMs, 0)),
+    },
+  };
+  const json = `${base}.json`;
+  await atomicWrite(json, JSON.stringify(summary, null, 2) + '\n');
+  return { files: { json, overlays, maps, strip, recursive }, summary };
+}
+
+/** Written under a temporary name and renamed, so a file that exists is complete. */
+async function atomicWrite(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
+const roundAll = (o: Record<string, number>) =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v)]));

@@ -1,0 +1,345 @@
+/**
+ * The pointing game over a folder of photos with ground-truth boxes, for GLAS, RISE and a
+ * centre-of-image baseline, over one ONNX image classifier. See pointing.ts for the rules.
+ *
+ * Costs are per photo: the passes of one photo serve all of its trials (GLAS and RISE keep every
+ * class's response, see class-responses.ts), so a photo with a dog and a cat costs what a photo
+ * with a dog costs. Seconds per photo run from decoding the photo to the last trial's score.
+ */
+import { readdir } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { Glas3dError, OptionError } from '../errors.js';
+import { gridSearchPoints, type GlasMode, type SigmaSet } from '../glas3d/index.js';
+import {
+  loadOnnxClassifier,
+  type OnnxClassifier,
+  type OnnxClassifierOptions,
+} from '../model/index.js';
+import { IMAGE_BASELINES, type ImageBaselineKind } from './baselines.js';
+import { loadBoxes, type ImageBoxes } from './boxes.js';
+import { classResponses, fuseClass } from './class-responses.js';
+import {
+  DEFAULT_GRID,
+  DEFAULT_IMAGE_SIGMA,
+  imageAxes,
+  imageModelInput,
+  type SigmaUnits,
+} from './explain-image.js';
+import {
+  mapMaximum,
+  pointingScores,
+  pointingTargets,
+  scorePoint,
+  type ClassMap,
+  type PointingScore,
+} from './pointing.js';
+import {
+  originalToCrop,
+  preprocessImage,
+  type CropGeometry,
+  type PreprocessOptions,
+} from './preprocess.js';
+import { runRise } from './rise.js';
+
+export type PointingMethod = 'glas' | 'rise' | 'centre';
+export const POINTING_METHODS: readonly PointingMethod[] = ['glas', 'rise', 'centre'];
+
+/** Photo file extensions looked for in the images folder. */
+export const IMAGE_EXTENSIONS = [
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.webp',
+  '.tif',
+  '.tiff',
+  '.gif',
+  '.avif',
+];
+
+export interface PointingGameOptions {
+  model: string | OnnxClassifier;
+  modelOptions?: OnnxClassifierOptions;
+  /** Folder of photos. */
+  images: string;
+  /** A folder of VOC XML, a COCO JSON file, or boxes already loaded (keyed by file name). */
+  boxes: string | ReadonlyMap<string, ImageBoxes>;
+  /** Annotation class name → model classes; without it names must be class indices. */
+  classMap?: ClassMap;
+  /** Default 'glas'. */
+  method?: PointingMethod;
+  /** GLAS: default 'fusion', grid 15, σ 5/3/6 in cells, baseline zero. */
+  mode?: GlasMode;
+  grid?: number;
+  sigma?: Partial<SigmaSet>;
+  units?: SigmaUnits;
+  /** What hidden parts blend toward, for GLAS and RISE (default 'zero'). */
+  baseline?: ImageBaselineKind;
+  lambda?: number;
+  /** RISE: masks N (default 2000), cells s (7), keep probability p (0.5), seed (0). */
+  rise?: { masks?: number; cells?: number; keep?: number; seed?: number };
+  /** Only the first N photos that have boxes (in file-name order). */
+  limit?: number;
+  /** Pixels a point may miss a box by and still hit (default 0; Zhang et al. use 15). */
+  tolerance?: number;
+  preprocess?: PreprocessOptions;
+  onPhoto?: (done: number, total: number, file: string) => void;
+}
+
+export interface PointingTrial {
+  readonly file: string;
+  /** Annotation class name. */
+  readonly name: string;
+  readonly targetClass: number;
+  readonly probability: number;
+  readonly top1InSet: boolean;
+  readonly small: boolean;
+  readonly areaFraction: number;
+  /** Where the map points, on the original photo (pixel centres) and on the crop. */
+  readonly x: number;
+  readonly y: number;
+  readonly cropX: number;
+  readonly cropY: number;
+  /** The maximum was tied and the blob rule chose the point. */
+  readonly tied: boolean;
+  readonly hit: boolean;
+  /** No box of the class overlaps the crop: no map over the crop can hit it. */
+  readonly outsideCrop: boolean;
+}
+
+export interface PointingSkip {
+  readonly file: string;
+  readonly reason: string;
+}
+
+export interface PointingGameResult {
+  readonly method: PointingMethod;
+  /** What was run, for the record. */
+  readonly parameters: Record<string, unknown>;
+  readonly trials: PointingTrial[];
+  readonly skipped: PointingSkip[];
+  /** Photos with at least one trial. */
+  readonly photos: number;
+  readonly overall: PointingScore;
+  readonly small: PointingScore;
+  /** Means over the photos with trials. */
+  readonly forwardPassesPerPhoto: number;
+  readonly secondsPerPhoto: number;
+  readonly modelSecondsPerPhoto: number;
+}
+
+/** The photos of a folder that have boxes, in file-name order, and those skipped. */
+export async function pointingPhotos(
+  images: string,
+  boxes: ReadonlyMap<string, ImageBoxes>,
+  limit?: number,
+): Promise<{ photos: { path: string; boxes: ImageBoxes }[]; skipped: PointingSkip[] }> {
+  const names = await readdir(images).catch((e: unknown) => {
+    throw new OptionError(
+      `cannot read images folder ${images}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  });
+  const files = names.filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase())).sort();
+  if (files.length === 0)
+    throw new OptionError(
+      `images folder ${images} holds no photos (${IMAGE_EXTENSIONS.join(', ')}).`,
+    );
+  const photos: { path: string; boxes: ImageBoxes }[] = [];
+  const skipped: PointingSkip[] = [];
+  for (const f of files) {
+    const b = boxes.get(f) ?? boxes.get(`${basename(f, extname(f))}.jpg`);
+    if (!b) skipped.push({ file: f, reason: 'no boxes' });
+    else photos.push({ path: join(images, f), boxes: b });
+  }
+  if (photos.length === 0) {
+    throw new OptionError(`no photo in ${images} has boxes: the annotations name other files.`);
+  }
+  return { photos: limit !== undefined ? photos.slice(0, limit) : photos, skipped };
+}
+
+/** Whether any box overlaps the crop (boxes in original edge coordinates). */
+function overlapsCrop(
+  geometry: CropGeometry,
+  boxes: readonly { x0: number; y0: number; x1: number; y1: number }[],
+) {
+  return boxes.some((b) => {
+    // Edge coordinates → pixel-centre coordinates → crop coordinates.
+    const [cx0, cy0] = originalToCrop(geometry, b.x0 - 0.5, b.y0 - 0.5);
+    const [cx1, cy1] = originalToCrop(geometry, b.x1 - 0.5, b.y1 - 0.5);
+    return cx1 > -0.5 && cy1 > -0.5 && cx0 < geometry.width - 0.5 && cy0 < geometry.height - 0.5;
+  });
+}
+
+/** Play the pointing game with one method over a folder of photos. */
+export async function runPointingGame(options: PointingGameOptions): Promise<PointingGameResult> {
+  const method = options.method ?? 'glas';
+  if (!POINTING_METHODS.includes(method)) {
+    throw new OptionError(`method '${method}' is not one of ${POINTING_METHODS.join(', ')}.`);
+  }
+  const mode = options.mode ?? 'fusion';
+  const grid = options.grid ?? DEFAULT_GRID;
+  const units = options.units ?? 'cells';
+  const sigma: SigmaSet = { ...DEFAULT_IMAGE_SIGMA, ...definedOnly(options.sigma) };
+  const baseline = options.baseline ?? 'zero';
+  const tolerance = options.tolerance ?? 0;
+  if (!IMAGE_BASELINES.includes(baseline)) {
+    throw new OptionError(
+      `unknown baseline '${baseline}': use one of ${IMAGE_BASELINES.join(', ')}.`,
+    );
+  }
+  if (!Number.isInteger(grid) || grid < 1)
+    throw new OptionError(`grid ${grid} must be a whole number ≥ 1.`);
+  if (options.limit !== undefined && !(Number.isInteger(options.limit) && options.limit >= 1)) {
+    throw new OptionError(`limit ${options.limit} must be a whole number ≥ 1.`);
+  }
+  const boxes = typeof options.boxes === 'string' ? await loadBoxes(options.boxes) : options.boxes;
+  const { photos, skipped } = await pointingPhotos(options.images, boxes, options.limit);
+
+  const owned = typeof options.model === 'string';
+  const classifier =
+    typeof options.model === 'string'
+      ? await loadOnnxClassifier(options.model, options.modelOptions)
+      : options.model;
+  const rise = { masks: 2000, cells: 7, keep: 0.5, seed: 0, ...options.rise };
+  const parameters: Record<string, unknown> =
+    method === 'glas'
+      ? { method, mode, grid, sigma, units, baseline, tolerance }
+      : method === 'rise'
+        ? { method, ...rise, baseline, tolerance }
+        : { method, tolerance };
+  const trials: PointingTrial[] = [];
+  let evaluated = 0;
+  let passes = 0;
+  let ms = 0;
+  let modelMs = 0;
+  try {
+    for (let p = 0; p < photos.length; p++) {
+      const photo = photos[p];
+      const file = basename(photo.path);
+      const start = performance.now();
+      let pre;
+      try {
+        pre = await preprocessImage(photo.path, options.preprocess);
+      } catch (e) {
+        if (!(e instanceof Glas3dError)) throw e;
+        skipped.push({ file, reason: e.message });
+        continue;
+      }
+      const g = pre.geometry;
+      const annotated = photo.boxes;
+      if (
+        (annotated.width !== undefined && annotated.width !== g.originalWidth) ||
+        (annotated.height !== undefined && annotated.height !== g.originalHeight)
+      ) {
+        skipped.push({
+          file,
+          reason: `annotated as ${annotated.width}×${annotated.height}, the photo is ${g.originalWidth}×${g.originalHeight}`,
+        });
+        continue;
+      }
+      const axes = imageAxes(classifier, pre);
+      const { input } = imageModelInput(axes, pre, { grid, units, baseline });
+      const photoSize = { width: g.originalWidth, height: g.originalHeight };
+
+      // One unperturbed pass gives the targets; GLAS and RISE reuse it.
+      const probe = await classResponses(classifier, input, [], {
+        lightSigmas: [],
+        shadowSigmas: [],
+      });
+      const probabilities = probe.probabilities;
+      let photoPasses = probe.forwardPasses;
+      let photoModelMs = probe.modelMs;
+      const { targets, unmapped } = pointingTargets(
+        annotated,
+        probabilities,
+        classifier.classes,
+        photoSize,
+        options.classMap,
+      );
+      if (targets.length === 0) {
+        skipped.push({
+          file,
+          reason: `no object class maps to a model class (${unmapped.join(', ') || 'no objects'})`,
+        });
+        continue;
+      }
+      const classes = targets.map((t) => t.targetClass);
+      let maps: Float32Array[] = []; // none for 'centre': the point is the crop's centre
+      if (method === 'glas') {
+        const points = gridSearchPoints([pre.width, pre.height], grid);
+        const responses = await classResponses(classifier, input, points, {
+          lightSigmas: mode === 'shadow' ? [] : [sigma.light],
+          shadowSigmas: mode === 'light' ? [] : [sigma.shadow],
+          probabilities,
+        });
+        photoPasses += responses.forwardPasses;
+        photoModelMs += responses.modelMs;
+        maps = classes.map(
+          (t) =>
+            fuseClass(responses, t, {
+              mode,
+              lightSigma: sigma.light,
+              shadowSigma: sigma.shadow,
+              spatialSigma: sigma.spatial,
+              lambda: options.lambda,
+            }).map,
+        );
+      } else if (method === 'rise') {
+        const r = await runRise(classifier, input, { ...rise, targets: classes, probabilities });
+        photoPasses += r.forwardPasses;
+        photoModelMs += r.timing.modelMs;
+        maps = r.maps;
+      }
+      targets.forEach((t, i) => {
+        const point =
+          method === 'centre'
+            ? { x: (pre.width - 1) / 2, y: (pre.height - 1) / 2, tied: false }
+            : mapMaximum(maps[i], pre.width, pre.height);
+        const scored = scorePoint(point, g, t.boxes, tolerance);
+        trials.push({
+          file,
+          name: t.name,
+          targetClass: t.targetClass,
+          probability: t.probability,
+          top1InSet: t.top1InSet,
+          small: t.small,
+          areaFraction: t.areaFraction,
+          x: scored.x,
+          y: scored.y,
+          cropX: point.x,
+          cropY: point.y,
+          tied: point.tied,
+          hit: scored.hit,
+          outsideCrop: !overlapsCrop(g, t.boxes),
+        });
+      });
+      evaluated++;
+      passes += photoPasses;
+      modelMs += photoModelMs;
+      ms += performance.now() - start;
+      options.onPhoto?.(p + 1, photos.length, file);
+    }
+  } finally {
+    if (owned) await classifier.dispose();
+  }
+  const { overall, small } = pointingScores(trials);
+  return {
+    method,
+    parameters,
+    trials,
+    skipped,
+    photos: evaluated,
+    overall,
+    small,
+    forwardPassesPerPhoto: evaluated ? passes / evaluated : NaN,
+    secondsPerPhoto: evaluated ? ms / 1000 / evaluated : NaN,
+    modelSecondsPerPhoto: evaluated ? modelMs / 1000 / evaluated : NaN,
+  };
+}
+
+function definedOnly(sigma: Partial<SigmaSet> | undefined): Partial<SigmaSet> {
+  const out: { light?: number; shadow?: number; spatial?: number } = {};
+  for (const key of ['light', 'shadow', 'spatial'] as const) {
+    if (sigma?.[key] !== undefined) out[key] = sigma[key];
+  }
+  return out;
+}
