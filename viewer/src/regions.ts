@@ -44,7 +44,7 @@ const COLUMNS: Column[] = [
   {
     head: 'Δ ctrl',
     title: 'score minus the control group’s score',
-    cell: (r) => fmt(r.difference),
+    cell: (r) => fmt(r.difference, 2),
     present: has('difference'),
   },
   { head: 'p', title: 'permutation p', cell: (r) => fmt(r.p, 2), present: has('p') },
