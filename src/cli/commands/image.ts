@@ -1,0 +1,246 @@
+/**
+ * `glas3d image IMAGE|DIR --model M.onnx`: GLAS on photos with an ImageNet-style classifier.
+ * Per photo: the map over the photo (PNG at the photo's size), the raw map (.npy) and a JSON
+ * record; several σ sets give one map each and a coarse-to-fine strip. See src/image/outputs.ts.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { Glas3dError, ModelError, OptionError } from '../../errors.js';
+import type { GlasMode, SigmaSet } from '../../glas3d/index.js';
+import {
+  checkLabels,
+  decodeImage,
+  explainImage,
+  IMAGE_BASELINES,
+  IMAGE_EXTENSIONS,
+  IMAGE_PRESET_NAMES,
+  IMAGE_PRESETS,
+  ImageError,
+  preprocessDecoded,
+  readLabels,
+  type ImageBaselineKind,
+  type ImageExplanation,
+  type ImagePresetName,
+  type PreprocessOptions,
+  type SigmaUnits,
+} from '../../image/index.js';
+import { readPreprocessOptions } from '../../image/preprocess-file.js';
+import { writeImageOutputs } from '../../image/outputs.js';
+import { DEVICES, loadOnnxClassifier, type Device } from '../../model/index.js';
+import { fixed, num } from '../format.js';
+import type { CliIo } from '../io.js';
+import { parseCount, parseNumberList } from '../options.js';
+import { progressReporter } from '../progress.js';
+
+interface ImageFlags {
+  model: string;
+  class?: number;
+  top?: boolean;
+  labels?: string;
+  grid?: number;
+  sigmaLight?: number[];
+  sigmaShadow?: number[];
+  sigmaSpatial?: number[];
+  units: SigmaUnits;
+  preset: ImagePresetName;
+  mode: GlasMode;
+  baseline: ImageBaselineKind;
+  recursive?: number | boolean;
+  preprocess?: string;
+  out: string;
+  batch?: number;
+  device: Device;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** σ sets from the three lists: each list has one value (used for every set) or n values. */
+export function sigmaSets(
+  light: readonly number[],
+  shadow: readonly number[],
+  spatial: readonly number[],
+): SigmaSet[] {
+  const n = Math.max(light.length, shadow.length, spatial.length);
+  const lists = { '--sigma-light': light, '--sigma-shadow': shadow, '--sigma-spatial': spatial };
+  for (const [flag, list] of Object.entries(lists)) {
+    if (list.length !== 1 && list.length !== n) {
+      throw new OptionError(
+        `${flag} has ${list.length} values but another σ list has ${n}: give one value or ${n}.`,
+      );
+    }
+  }
+  const at = (list: readonly number[], i: number) => (list.length === 1 ? list[0] : list[i]);
+  return Array.from({ length: n }, (_, i) => ({
+    light: at(light, i),
+    shadow: at(shadow, i),
+    spatial: at(spatial, i),
+  }));
+}
+
+/** The photos to explain: the file itself, or every photo in the folder (sorted, not recursive). */
+async function photosOf(input: string): Promise<string[]> {
+  const info = await stat(input).catch(() => undefined);
+  if (!info) throw new OptionError(`${input}: no such image file or folder.`);
+  if (!info.isDirectory()) return [input];
+  const files = (await readdir(input))
+    .filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()))
+    .sort()
+    .map((f) => join(input, f));
+  if (files.length === 0) {
+    throw new OptionError(`folder ${input} holds no photos (${IMAGE_EXTENSIONS.join(', ')}).`);
+  }
+  return files;
+}
+
+export function register(program: Command, io: CliIo): void {
+  program
+    .command('image')
+    .description(
+      'explain photos with GLAS: the map over each photo (PNG), the raw map (.npy), a JSON record',
+    )
+    .argument('<image>', 'a photo (JPEG, PNG, WebP, …) or a folder of them')
+    .requiredOption('--model <file>', 'ONNX image classifier (NCHW or NHWC, 3 channels)')
+    .option('--class <n>', 'class to explain (default: the top class)', parseCount('--class'))
+    .option('--top', 'explain the top class (the default)')
+    .option('--labels <file>', 'class names: a JSON list or a text file, one per line')
+    .option('--grid <k>', 'k × k search points (default: the preset, 15)', parseCount('--grid', 1))
+    .option(
+      '--sigma-light <list>',
+      'σ of the light (comma list: one map each)',
+      parseNumberList('--sigma-light'),
+    )
+    .option('--sigma-shadow <list>', 'σ of the shadow', parseNumberList('--sigma-shadow'))
+    .option('--sigma-spatial <list>', 'σ of eq. 3', parseNumberList('--sigma-spatial'))
+    .addOption(
+      new Option('--units <units>', 'σ units').choices(['cells', 'pixels']).default('cells'),
+    )
+    .addOption(
+      new Option('--preset <name>', 'k and σ (cells): ilsvrc = 15, 5/3/6; fine-grained = 15, 3/3/3')
+        .choices(IMAGE_PRESET_NAMES)
+        .default('ilsvrc'),
+    )
+    .addOption(
+      new Option('--mode <mode>', 'eq. 1, 2 or 3')
+        .choices(['light', 'shadow', 'fusion'])
+        .default('fusion'),
+    )
+    .addOption(
+      new Option('--baseline <kind>', 'what light and shadow blend toward')
+        .choices(IMAGE_BASELINES)
+        .default('zero'),
+    )
+    .option(
+      '--recursive [passes]',
+      'recursive GLAS at the first σ (default 5 passes)',
+      parseCount('--recursive', 1),
+    )
+    .option(
+      '--preprocess <file>',
+      'preprocessing as JSON (resize, crop, mean, std, channelOrder, …)',
+    )
+    .option('--out <dir>', 'output folder', '.')
+    .option('--batch <n>', 'samples per model call', parseCount('--batch', 1))
+    .addOption(
+      new Option('--device <device>', 'execution provider').choices(DEVICES).default('cpu'),
+    )
+    .option('--json', 'print a JSON summary on stdout')
+    .option('--quiet', 'no progress or summary lines')
+    .action(async (input: string, flags: ImageFlags) => {
+      if (flags.top && flags.class !== undefined) {
+        throw new OptionError('--class and --top contradict each other: give one.');
+      }
+      const preset = IMAGE_PRESETS[flags.preset];
+      const sets = sigmaSets(
+        flags.sigmaLight ?? [preset.sigma.light],
+        flags.sigmaShadow ?? [preset.sigma.shadow],
+        flags.sigmaSpatial ?? [preset.sigma.spatial],
+      );
+      const grid = flags.grid ?? preset.grid;
+      const preprocess: PreprocessOptions = flags.preprocess
+        ? await readPreprocessOptions(flags.preprocess)
+        : {};
+      const photos = await photosOf(input);
+      const labels = flags.labels ? await readLabels(flags.labels) : undefined;
+      const classifier = await loadOnnxClassifier(flags.model, {
+        batchSize: flags.batch,
+        device: flags.device,
+      });
+      const summaries: Record<string, unknown>[] = [];
+      const failures: string[] = [];
+      const progress = flags.quiet || flags.json ? undefined : progressReporter(io, 'image');
+      try {
+        if (labels) checkLabels(labels, classifier.classes, flags.labels!);
+        if (flags.class !== undefined) classifier.checkClass(flags.class);
+        if (classifier.gridAxes?.tensorAxis.length !== 2) {
+          throw new ModelError(
+            `${flags.model}: the model input [${classifier.inputShape.join(', ')}] is not an image (expected NCHW or NHWC with 3 channels).`,
+          );
+        }
+        for (const path of photos) {
+          const stem = basename(path, extname(path));
+          try {
+            const photo = await decodeImage(path, preprocess);
+            const pre = preprocessDecoded(photo, preprocess);
+            const explanations: ImageExplanation[] = [];
+            for (let i = 0; i < sets.length; i++) {
+              explanations.push(
+                await explainImage(pre, {
+                  model: classifier,
+                  targetClass: flags.class ?? explanations[0]?.targetClass,
+                  grid,
+                  sigma: sets[i],
+                  units: flags.units,
+                  mode: flags.mode,
+                  baseline: flags.baseline,
+                  recursivePasses: i > 0 ? 0 : flags.recursive === true ? 5 : flags.recursive || 0,
+                  onProgress:
+                    progress &&
+                    ((done, total) =>
+                      progress.update(
+                        done,
+                        total,
+                        `${basename(path)} (σ set ${i + 1}/${sets.length})`,
+                      )),
+                }),
+              );
+              progress?.done();
+            }
+            const { files, summary } = await writeImageOutputs({
+              outDir: flags.out,
+              stem,
+              photo,
+              explanations,
+              image: path,
+              labels,
+              preset: flags.preset,
+            });
+            summaries.push({ ...summary, files });
+            if (!flags.quiet && !flags.json) {
+              const ex = explanations[0];
+              const label = labels ? ` (${labels[ex.targetClass]})` : '';
+              const passes = explanations.reduce((s, e) => s + e.forwardPasses, 0);
+              const seconds = explanations.reduce((s, e) => s + e.timing.totalMs, 0) / 1000;
+              io.out(
+                `${basename(path)}: class ${ex.targetClass}${label}, P = ${num(ex.probability, 4)}; ` +
+                  `${passes} forward passes in ${fixed(seconds, 1)} s → ${files.strip ?? files.overlays[0]}\n`,
+              );
+            }
+          } catch (e) {
+            // One bad photo in a folder does not stop the others; a single photo fails outright.
+            if (photos.length === 1 || !(e instanceof Glas3dError)) throw e;
+            failures.push(`${path}: ${e.message}`);
+            io.err(`glas3d: ${path}: ${e.message}\n`);
+          }
+        }
+      } finally {
+        await classifier.dispose();
+      }
+      if (flags.json) io.out(JSON.stringify(summaries, null, 2) + '\n');
+      if (failures.length > 0) {
+        throw new ImageError(
+          `${failures.length} of ${photos.length} photos failed (listed above); the others were written to ${flags.out}.`,
+        );
+      }
+    });
+}
