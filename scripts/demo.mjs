@@ -61,7 +61,7 @@ console.log(`
 The demo took ${minutes} min. The planted atrophy (the truth) is in demo/cohort/truth.json:
 Hippocampus_L/R, Amygdala_L/R, Temporal_Inf_L/R — compare with the ranking above.
   ranked regions:   ${join(demo, 'results', 'regions.csv')}
-  cohort maps:      ${join(demo, 'results', 'cohort_desc-glas_sigma-10_saliency.nii.gz')}
+  cohort maps:      ${join(demo, 'results', 'cohort_desc-glas_sigma-5_saliency.nii.gz')}
   per subject:      ${join(demo, 'results', 'sub-<id>')}/
 Open the maps in the viewer with:  npx glas3d view demo/results
 (or load a map over atlases/aal/ch2bet.nii.gz in any NIfTI viewer: FSLeyes, MRIcroGL, NiiVue).`);

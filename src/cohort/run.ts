@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { atlasOnGrid, loadAtlas } from '../atlas/index.js';
 import { Glas3dError, OptionError } from '../errors.js';
 import { BASELINE_KINDS, type BaselineSpec } from '../explain/baselines.js';
-import { explain } from '../explain/explain-volume.js';
+import { DEFAULT_SIGMA_MM, explain } from '../explain/explain-volume.js';
 import type { GlasMode } from '../glas3d/index.js';
 import {
   loadOnnxClassifierOn,
@@ -214,7 +214,7 @@ async function runWith(
     },
     atlas: { name: atlas.name, labels: atlas.source.labels, names: atlas.source.names },
     grid,
-    sigmaMm: options.sigmaMm ?? [10],
+    sigmaMm: options.sigmaMm ?? [DEFAULT_SIGMA_MM],
     mode: options.mode ?? 'fusion',
     baseline: baselineName,
     baselineSource: await baselineSource(baselineName, options),

@@ -7,11 +7,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.js';
 import { mergeShards } from '../../src/cohort/merge.js';
 import { runCohort } from '../../src/cohort/run.js';
+import { DEFAULT_SIGMA_MM } from '../../src/explain/explain-volume.js';
 import { mulberry32 } from '../../src/model/prng.js';
 import { readVolume, writeVolume } from '../../src/volume/index.js';
 import { oracleWorld, parseCsv } from '../explain/oracle-fixtures.js';
 import { makeCohort, TARGETS, type CohortFixture } from './cohort-fixtures.js';
 
+/** The default σ (every run here uses it). */
+const S = DEFAULT_SIGMA_MM;
 const CHRIS = join(__dirname, '../../../shared/data/mri/chris_t1.nii.gz');
 const root = join(__dirname, '../..');
 
@@ -27,7 +30,6 @@ beforeAll(async () => {
     out: reference,
     model: fx.model,
     baseline: 'zero',
-    sigmaMm: [10],
   });
   referenceCsv = await readFile(join(reference, 'regions.csv'), 'utf8');
 }, 300_000);
@@ -54,7 +56,7 @@ describe('glas3d run on a cohort with a known answer', () => {
     const files = tree(reference);
     for (let s = 1; s <= fx.subjects; s++) {
       const id = `sub-${String(s).padStart(2, '0')}`;
-      expect(files).toContain(`${id}/${id}_desc-glas_sigma-10_saliency.nii.gz`);
+      expect(files).toContain(`${id}/${id}_desc-glas_sigma-${S}_saliency.nii.gz`);
       expect(files).toContain(`${id}/${id}_desc-glas_regions.tsv`);
       expect(files).toContain(`${id}/${id}_desc-glas.json`);
     }
@@ -69,7 +71,7 @@ describe('glas3d run on a cohort with a known answer', () => {
     expect(sidecar.resampled).toBe(true); // a 1 mm subject
     expect(sidecar.parameters.model.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(sidecar.probability).toBeGreaterThan(0.5);
-    const map = await readVolume(join(reference, 'cohort_desc-glas_sigma-10_saliency.nii.gz'));
+    const map = await readVolume(join(reference, `cohort_desc-glas_sigma-${S}_saliency.nii.gz`));
     expect(map.dims).toEqual([91, 109, 91]);
     expect(map.data.reduce((m, v) => Math.max(m, v), 0)).toBeCloseTo(1, 5);
     const w = await oracleWorld();
@@ -111,7 +113,7 @@ describe('shards', () => {
     const r = await runCli(['merge', ...shards, '--out', merged]);
     expect(r.code).toBe(0);
     expect(await readFile(join(merged, 'regions.csv'), 'utf8')).toBe(referenceCsv);
-    const name = 'cohort_desc-glas_sigma-10_saliency.nii.gz';
+    const name = `cohort_desc-glas_sigma-${S}_saliency.nii.gz`;
     expect((await readVolume(join(merged, name))).data).toEqual(
       (await readVolume(join(reference, name))).data,
     );

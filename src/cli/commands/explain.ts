@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadAtlas } from '../../atlas/index.js';
 import { BASELINE_KINDS, type BaselineSpec } from '../../explain/baselines.js';
-import { explain } from '../../explain/explain-volume.js';
+import { DEFAULT_SIGMA_MM, explain } from '../../explain/explain-volume.js';
 import { OptionError } from '../../errors.js';
 import type { GlasMode } from '../../glas3d/index.js';
 import { DEVICES, LAYOUTS, type AxisOrder, type Device, type Layout } from '../../model/index.js';
@@ -47,7 +47,9 @@ export function register(program: Command, io: CliIo): void {
     .option('--atlas <atlas>', '"aal" or a label image', 'aal')
     .option('--names <file>', 'region names for a label image atlas')
     .requiredOption('--out <dir>', 'output folder')
-    .option('--sigma <mm>', 'σ in mm, one map each (comma list)', parseNumberList('--sigma'), [10])
+    .option('--sigma <mm>', 'σ in mm, one map each (comma list)', parseNumberList('--sigma'), [
+      DEFAULT_SIGMA_MM,
+    ])
     .addOption(
       new Option('--mode <mode>', 'eq. 1, 2 or 3')
         .choices(['light', 'shadow', 'fusion'])

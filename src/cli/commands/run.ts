@@ -4,6 +4,7 @@ import { parseShard } from '../../cohort/subjects.js';
 import { runCohort, type RunEvent, type RunSummary } from '../../cohort/run.js';
 import type { CohortRegionRow } from '../../cohort/cohort-outputs.js';
 import { Glas3dError } from '../../errors.js';
+import { DEFAULT_SIGMA_MM } from '../../explain/explain-volume.js';
 import type { GlasMode } from '../../glas3d/index.js';
 import {
   DEVICE_CHOICES,
@@ -58,7 +59,9 @@ export function register(program: Command, io: CliIo): void {
     .option('--atlas <atlas>', '"aal" or a label image', 'aal')
     .option('--names <file>', 'region names for a label image atlas')
     .option('--out <dir>', 'results folder', 'glas3d-results')
-    .option('--sigma <mm>', 'σ in mm, one map each (comma list)', parseNumberList('--sigma'), [10])
+    .option('--sigma <mm>', 'σ in mm, one map each (comma list)', parseNumberList('--sigma'), [
+      DEFAULT_SIGMA_MM,
+    ])
     .addOption(
       new Option('--mode <mode>', 'eq. 1, 2 or 3')
         .choices(['light', 'shadow', 'fusion'])
