@@ -1,15 +1,17 @@
 /**
  * npm run bench:pointing [-- --limit N] [--rise 2000,500] [--only glas,rise,centre] [--json FILE]
- * npm run bench:pointing -- --sweep [--limit N] [--json FILE]
+ * npm run bench:pointing -- --sweep [--limit N] [--json FILE] [--k 15 --lights 2,3,5,8
+ *   --shadows 1,2,3,5 --spatials 1,2,3,4,6,8,12] [--no-k]
  *
  * The pointing game on ../shared/data/pointing (50 PASCAL VOC photos, VOC classes mapped to
  * ImageNet by voc-to-imagenet.json; photos whose objects have no ImageNet class are skipped)
  * with MobileNetV2-int8:
  * - default: one row per method — GLAS light, shadow and fusion at the `ilsvrc` preset, fusion
- *   with the same σ numbers read as pixels, the centre baseline, RISE at each mask count — with
+ *   at the paper's k 15, σ 5/3/6 cells and with those numbers read as pixels, the centre
+ *   baseline, RISE at each mask count — with
  *   forward passes and seconds per photo (each row its own run);
  * - --sweep: σ_light × σ_shadow × σ_spatial at k = 15, then k = 10, 12, 20 at the best k = 15
- *   row's σ kept in pixels (and in cells); light and shadow passes are run once per σ with every
+ *   row's σ kept in pixels; light and shadow passes are run once per σ with every
  *   class kept (class-responses.ts), and each σ_spatial is only a fusion of them.
  */
 import { existsSync } from 'node:fs';
@@ -84,12 +86,14 @@ async function table(model: OnnxClassifier): Promise<void> {
   const ps = `k ${preset.grid}, σ ${preset.sigma.light}/${preset.sigma.shadow}/${preset.sigma.spatial}`;
   const glas = { method: 'glas' as const, grid: preset.grid, sigma: preset.sigma };
   if (!only || only.includes('glas')) {
-    rows.push({ label: `GLAS fusion (${ps} cells)`, options: { ...glas, mode: 'fusion' } });
-    rows.push({ label: `GLAS light (${ps} cells)`, options: { ...glas, mode: 'light' } });
-    rows.push({ label: `GLAS shadow (${ps} cells)`, options: { ...glas, mode: 'shadow' } });
+    rows.push({ label: `GLAS fusion (ilsvrc: ${ps} cells)`, options: { ...glas, mode: 'fusion' } });
+    rows.push({ label: `GLAS light (ilsvrc)`, options: { ...glas, mode: 'light' } });
+    rows.push({ label: `GLAS shadow (ilsvrc)`, options: { ...glas, mode: 'shadow' } });
+    const paper = { method: 'glas' as const, grid: 15, sigma: { light: 5, shadow: 3, spatial: 6 } };
+    rows.push({ label: 'GLAS fusion (paper: k 15, σ 5/3/6 cells)', options: { ...paper } });
     rows.push({
-      label: `GLAS fusion (${ps} as pixels)`,
-      options: { ...glas, mode: 'fusion', units: 'pixels' },
+      label: 'GLAS fusion (k 15, σ 5/3/6 as pixels)',
+      options: { ...paper, units: 'pixels' },
     });
   }
   if (!only || only.includes('centre'))
@@ -178,7 +182,9 @@ async function sweep(model: OnnxClassifier): Promise<void> {
   }
   const trialCount = prepared.reduce((s, p) => s + p.targets.length, 0);
   console.log(`${prepared.length} photos, ${trialCount} trials`);
-  const spatials = [1, 2, 3, 4, 6, 8, 12];
+  const list = (name: string, fallback: number[]) => arg(name)?.split(',').map(Number) ?? fallback;
+  const spatials = list('--spatials', [1, 2, 3, 4, 6, 8, 12]);
+  const firstK = Number(arg('--k') ?? 15);
 
   type Row = {
     k: number;
@@ -264,7 +270,12 @@ async function sweep(model: OnnxClassifier): Promise<void> {
     console.log(`${label}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
 
-  await runGrid(15, [2, 3, 5, 8], [1, 2, 3, 5], 'k = 15 grid');
+  await runGrid(
+    firstK,
+    list('--lights', [2, 3, 5, 8]),
+    list('--shadows', [1, 2, 3, 5]),
+    `k = ${firstK} grid`,
+  );
   const accuracy = (r: Row) => r.hits.filter(Boolean).length / r.hits.length;
   const smallAcc = (r: Row) => {
     const s = r.hits.filter((_, i) => r.small[i]);
@@ -279,8 +290,13 @@ async function sweep(model: OnnxClassifier): Promise<void> {
     .sort(byScore)[0];
   // Other k: the best k = 15 σ in cells, and the same σ in pixels (cells scale with k).
   // Other k at the best k = 15 row's σ in pixels (σ in cells scales with k).
-  for (const k of [10, 12, 20]) {
-    await runGrid(k, [round2((best15.l * k) / 15)], [round2((best15.s * k) / 15)], `k = ${k}`);
+  for (const k of process.argv.includes('--no-k') ? [] : [10, 12, 20]) {
+    await runGrid(
+      k,
+      [round2((best15.l * k) / firstK)],
+      [round2((best15.s * k) / firstK)],
+      `k = ${k}`,
+    );
   }
 
   const all = [...rows.values()];

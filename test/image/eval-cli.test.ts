@@ -108,7 +108,7 @@ describe.skipIf(missing.length > 0)(`glas3d eval pointing${skipReason}`, () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /^pointing game, GLAS fusion, k 3, σ 5\/3\/6 cells, baseline zero: 2 photos, \d+ trials; 1 photos skipped\n/,
+      /^pointing game, GLAS fusion, k 3, σ 1\.33\/1\.33\/1\.5 cells, baseline zero: 2 photos, \d+ trials; 1 photo skipped\n/,
     );
     expect(r.stdout).toMatch(/\nall +\d+ +\d+ +[01]\.\d{3}\n/);
     expect(r.stdout).toMatch(/\nsmall +\d+ +\d+ +([01]\.\d{3}|–)\n/);

@@ -172,7 +172,9 @@ export function register(program: Command, io: CliIo): void {
             : 'the centre of the crop';
       io.out(
         `pointing game, ${what}: ${result.photos} photos, ${result.overall.trials} trials` +
-          (result.skipped.length ? `; ${result.skipped.length} photos skipped` : '') +
+          (result.skipped.length
+            ? `; ${result.skipped.length} photo${result.skipped.length === 1 ? '' : 's'} skipped`
+            : '') +
           '\n',
       );
       const row = (name: string, s: typeof result.overall) => [

@@ -104,7 +104,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--class <n>', 'class to explain (default: the top class)', parseCount('--class'))
     .option('--top', 'explain the top class (the default)')
     .option('--labels <file>', 'class names: a JSON list or a text file, one per line')
-    .option('--grid <k>', 'k × k search points (default: the preset, 15)', parseCount('--grid', 1))
+    .option('--grid <k>', 'k × k search points (default: the preset)', parseCount('--grid', 1))
     .option(
       '--sigma-light <list>',
       'σ of the light (comma list: one map each)',
@@ -116,7 +116,10 @@ export function register(program: Command, io: CliIo): void {
       new Option('--units <units>', 'σ units').choices(['cells', 'pixels']).default('cells'),
     )
     .addOption(
-      new Option('--preset <name>', 'k and σ (cells): ilsvrc = 15, 5/3/6; fine-grained = 15, 3/3/3')
+      new Option(
+        '--preset <name>',
+        'k and σ (cells): ilsvrc = 10, 1.33/1.33/1.5; fine-grained = 15, 3/3/3',
+      )
         .choices(IMAGE_PRESET_NAMES)
         .default('ilsvrc'),
     )
