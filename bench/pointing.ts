@@ -8,11 +8,13 @@
  * with MobileNetV2-int8:
  * - default: one row per method — GLAS light, shadow and fusion at the `ilsvrc` preset, fusion
  *   at the paper's k 15, σ 5/3/6 cells and with those numbers read as pixels, the centre
- *   baseline, RISE at each mask count — with
- *   forward passes and seconds per photo (each row its own run);
- * - --sweep: σ_light × σ_shadow × σ_spatial at k = 15, then k = 10, 12, 20 at the best k = 15
- *   row's σ kept in pixels; light and shadow passes are run once per σ with every
- *   class kept (class-responses.ts), and each σ_spatial is only a fusion of them.
+ *   baseline, RISE at each mask count — with forward passes and seconds per photo (each row
+ *   its own run);
+ * - --sweep: σ_light × σ_shadow × σ_spatial at k = 15 (or --k, --lights, --shadows,
+ *   --spatials), then k = 10, 12, 20 at the best row's σ kept in pixels (unless --no-k); light
+ *   and shadow passes are run once per σ with every class kept (class-responses.ts), and each
+ *   σ_spatial is only a fusion of them. Rows rank by pointing accuracy, then by the share of the
+ *   map's mass inside the boxes (the energy pointing game), then by accuracy on small objects.
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
