@@ -14,3 +14,7 @@ export * from './explain/explain-volume.js';
 export * from './report/explanation-files.js';
 export * from './report/table.js';
 export * from './cohort/index.js';
+// synth's Group ('AD' | 'NC') would clash with the cohort's; reach it as synth.Group.
+export * as synth from './synth/index.js';
+export { synthesizeCohort, DEFAULT_ATROPHY_REGIONS } from './synth/index.js';
+export * from './image/index.js';
