@@ -1,11 +1,11 @@
 import { OptionError } from '../errors.js';
 import type { Classifier } from './classifier.js';
 import { argmaxRow, ForwardPassRunner } from './forward.js';
-import { fuseMap } from './fusion.js';
 import type { GridLayout } from './layout.js';
 import { resolveGridLayout } from './layout.js';
 import { createSeparableMask, setGaussianMask } from './masks.js';
 import { perturbInto } from './perturb.js';
+import { PointResponses } from './responses.js';
 import type { SearchPoint } from './search-points.js';
 import { searchPointsFromList } from './search-points.js';
 import type { GlasMode, SigmaSet } from './validate.js';
@@ -170,14 +170,16 @@ export async function perturbAndFuse(
 ): Promise<GlasSigmaResult[]> {
   const { layout, sample, baseline, points, sigmas, mode, lambda, targetClass, pReference } = job;
   const kinds = perturbationsFor(mode);
-  const pointCount = points.length;
-  const perSet = pointCount * kinds.length;
-  const itemCount = sigmas.length * perSet;
+  const itemCount = sigmas.length * points.length * kinds.length;
   const classes = runner.classifier.classes;
-
-  const light = sigmas.map(() => new Float64Array(pointCount).fill(NaN));
-  const shadow = sigmas.map(() => new Float64Array(pointCount).fill(NaN));
-  const shadowDelta = sigmas.map(() => new Float64Array(pointCount).fill(NaN));
+  const responses = new PointResponses(
+    sigmas.length,
+    points.length,
+    kinds,
+    targetClass,
+    pReference,
+    lambda,
+  );
 
   const mask = createSeparableMask(layout);
   const slotItem = new Int32Array(runner.batchSize);
@@ -185,61 +187,21 @@ export async function perturbAndFuse(
   let done = 0;
   const flush = async (): Promise<void> => {
     const p = await runner.run(filled);
-    for (let s = 0; s < filled; s++) {
-      const item = slotItem[s];
-      const set = Math.floor(item / perSet);
-      const rest = item - set * perSet;
-      const point = Math.floor(rest / kinds.length);
-      const py = p[s * classes + targetClass];
-      if (kinds[rest % kinds.length] === 'light') {
-        light[set][point] = py;
-      } else {
-        const delta = py - pReference;
-        shadowDelta[set][point] = delta;
-        shadow[set][point] = Math.abs(delta) + lambda;
-      }
-    }
+    for (let s = 0; s < filled; s++) responses.record(slotItem[s], p, s, classes);
     done += filled;
     filled = 0;
     job.onProgress?.(done);
   };
 
   for (let item = 0; item < itemCount; item++) {
-    const set = Math.floor(item / perSet);
-    const rest = item - set * perSet;
-    const kind = kinds[rest % kinds.length];
+    const { set, point, kind } = responses.itemAt(item);
     const sigma = kind === 'light' ? sigmas[set].light : sigmas[set].shadow;
-    setGaussianMask(mask, layout, points[Math.floor(rest / kinds.length)], sigma);
+    setGaussianMask(mask, layout, points[point], sigma);
     perturbInto(runner.buffer, runner.offset(filled), sample, baseline, mask, kind);
     slotItem[filled++] = item;
     if (filled === runner.batchSize) await flush();
   }
   if (filled > 0) await flush();
 
-  return sigmas.map((sigma, set) => {
-    const score = new Float64Array(pointCount);
-    for (let i = 0; i < pointCount; i++) {
-      score[i] =
-        mode === 'fusion'
-          ? light[set][i] * shadow[set][i]
-          : mode === 'light'
-            ? light[set][i]
-            : shadow[set][i];
-    }
-    const map = fuseMap({
-      gridDims: layout.gridDims,
-      spacing: layout.spacing,
-      points,
-      weights: score,
-      sigmaSpatial: sigma.spatial,
-    });
-    return {
-      sigma,
-      map,
-      light: light[set],
-      shadow: shadow[set],
-      shadowDelta: shadowDelta[set],
-      score,
-    };
-  });
+  return responses.fuse(layout, points, sigmas, mode);
 }

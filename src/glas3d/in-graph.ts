@@ -11,7 +11,7 @@
 import { OptionError } from '../errors.js';
 import type { Classifier } from './classifier.js';
 import { argmaxRow, checkProbabilities, ForwardPassRunner } from './forward.js';
-import { fuseMap } from './fusion.js';
+import { PointResponses } from './responses.js';
 import type {
   GlasInput,
   GlasOptions,
@@ -150,16 +150,18 @@ export async function perturbAndFuseInGraph(
 ): Promise<GlasSigmaResult[]> {
   const { layout, points, sigmas, mode, lambda, targetClass, pReference } = job;
   const kinds = perturbationsFor(mode);
-  const pointCount = points.length;
-  const perSet = pointCount * kinds.length;
-  const itemCount = sigmas.length * perSet;
+  const itemCount = sigmas.length * points.length * kinds.length;
   const classes = classifier.classes;
   const rank = layout.gridDims.length;
   const batchSize = classifier.batchSize;
-
-  const light = sigmas.map(() => new Float64Array(pointCount).fill(NaN));
-  const shadow = sigmas.map(() => new Float64Array(pointCount).fill(NaN));
-  const shadowDelta = sigmas.map(() => new Float64Array(pointCount).fill(NaN));
+  const responses = new PointResponses(
+    sigmas.length,
+    points.length,
+    kinds,
+    targetClass,
+    pReference,
+    lambda,
+  );
 
   const rows = {
     centres: new Float64Array(batchSize * rank),
@@ -183,31 +185,15 @@ export async function perturbAndFuseInGraph(
     stats.modelMs += performance.now() - t;
     stats.forwardPasses += filled;
     checkProbabilities(p, filled, classes);
-    for (let s = 0; s < filled; s++) {
-      const item = slotItem[s];
-      const set = Math.floor(item / perSet);
-      const rest = item - set * perSet;
-      const point = Math.floor(rest / kinds.length);
-      const py = p[s * classes + targetClass];
-      if (kinds[rest % kinds.length] === 'light') {
-        light[set][point] = py;
-      } else {
-        const delta = py - pReference;
-        shadowDelta[set][point] = delta;
-        shadow[set][point] = Math.abs(delta) + lambda;
-      }
-    }
+    for (let s = 0; s < filled; s++) responses.record(slotItem[s], p, s, classes);
     done += filled;
     filled = 0;
     job.onProgress?.(done);
   };
 
   for (let item = 0; item < itemCount; item++) {
-    const set = Math.floor(item / perSet);
-    const rest = item - set * perSet;
-    const kind = kinds[rest % kinds.length];
-    const point = points[Math.floor(rest / kinds.length)];
-    for (let a = 0; a < rank; a++) rows.centres[filled * rank + a] = point[a];
+    const { set, point, kind } = responses.itemAt(item);
+    for (let a = 0; a < rank; a++) rows.centres[filled * rank + a] = points[point][a];
     rows.sigmas[filled] = kind === 'light' ? sigmas[set].light : sigmas[set].shadow;
     rows.kinds[filled] = kind === 'light' ? LIGHT : SHADOW;
     slotItem[filled++] = item;
@@ -215,32 +201,7 @@ export async function perturbAndFuseInGraph(
   }
   if (filled > 0) await flush();
 
-  return sigmas.map((sigma, set) => {
-    const score = new Float64Array(pointCount);
-    for (let i = 0; i < pointCount; i++) {
-      score[i] =
-        mode === 'fusion'
-          ? light[set][i] * shadow[set][i]
-          : mode === 'light'
-            ? light[set][i]
-            : shadow[set][i];
-    }
-    const map = fuseMap({
-      gridDims: layout.gridDims,
-      spacing: layout.spacing,
-      points,
-      weights: score,
-      sigmaSpatial: sigma.spatial,
-    });
-    return {
-      sigma,
-      map,
-      light: light[set],
-      shadow: shadow[set],
-      shadowDelta: shadowDelta[set],
-      score,
-    };
-  });
+  return responses.fuse(layout, points, sigmas, mode);
 }
 
 /**

@@ -1,0 +1,86 @@
+/**
+ * The per-point responses of one GLAS run, filled as batches come back, and their fusion into
+ * one map per σ set. Shared by the JS-perturbation path (glas.ts) and the in-graph path
+ * (in-graph.ts), which differ only in how a batch of perturbed samples is made.
+ *
+ * Items are numbered set-major: item = set·(points·kinds) + point·kinds + kind.
+ */
+import { fuseMap } from './fusion.js';
+import type { GlasSigmaResult } from './glas.js';
+import type { GridLayout } from './layout.js';
+import type { SearchPoint } from './search-points.js';
+import type { GlasMode, SigmaSet } from './validate.js';
+
+export class PointResponses {
+  readonly light: Float64Array[];
+  readonly shadow: Float64Array[];
+  readonly shadowDelta: Float64Array[];
+  private readonly perSet: number;
+
+  constructor(
+    sigmaSets: number,
+    private readonly pointCount: number,
+    private readonly kinds: readonly ('light' | 'shadow')[],
+    private readonly targetClass: number,
+    /** P(y | sample), the reference of eq. 2. */
+    private readonly pReference: number,
+    private readonly lambda: number,
+  ) {
+    const nan = () =>
+      Array.from({ length: sigmaSets }, () => new Float64Array(pointCount).fill(NaN));
+    this.light = nan();
+    this.shadow = nan();
+    this.shadowDelta = nan();
+    this.perSet = pointCount * kinds.length;
+  }
+
+  /** Which σ set, point and kind an item number stands for. */
+  itemAt(item: number): { set: number; point: number; kind: 'light' | 'shadow' } {
+    const set = Math.floor(item / this.perSet);
+    const rest = item - set * this.perSet;
+    return {
+      set,
+      point: Math.floor(rest / this.kinds.length),
+      kind: this.kinds[rest % this.kinds.length],
+    };
+  }
+
+  /** Record row `row` of a batch's probabilities (`classes` per row) as item `item`. */
+  record(item: number, probabilities: Float32Array, row: number, classes: number): void {
+    const { set, point, kind } = this.itemAt(item);
+    const py = probabilities[row * classes + this.targetClass];
+    if (kind === 'light') {
+      this.light[set][point] = py;
+    } else {
+      const delta = py - this.pReference;
+      this.shadowDelta[set][point] = delta;
+      this.shadow[set][point] = Math.abs(delta) + this.lambda;
+    }
+  }
+
+  /** Eq. 3 per σ set, weighted by the mode's score (f_l·f_s, f_l or f_s). */
+  fuse(
+    layout: GridLayout,
+    points: readonly SearchPoint[],
+    sigmas: readonly SigmaSet[],
+    mode: GlasMode,
+  ): GlasSigmaResult[] {
+    return sigmas.map((sigma, set) => {
+      const light = this.light[set];
+      const shadow = this.shadow[set];
+      const score = new Float64Array(this.pointCount);
+      for (let i = 0; i < this.pointCount; i++) {
+        score[i] =
+          mode === 'fusion' ? light[i] * shadow[i] : mode === 'light' ? light[i] : shadow[i];
+      }
+      const map = fuseMap({
+        gridDims: layout.gridDims,
+        spacing: layout.spacing,
+        points,
+        weights: score,
+        sigmaSpatial: sigma.spatial,
+      });
+      return { sigma, map, light, shadow, shadowDelta: this.shadowDelta[set], score };
+    });
+  }
+}
