@@ -1,16 +1,17 @@
 import { ModelError } from '../errors.js';
+import { BatchWorkspace } from './batch-workspace.js';
 import type { Classifier } from './classifier.js';
 
 /** Probabilities may miss [0, 1] by float rounding; beyond this they are not probabilities. */
 const PROBABILITY_TOLERANCE = 1e-4;
 
 /**
- * One released batch buffer per classifier, for its next runner. Fresh memory costs a page fault
- * per page on first write — about 0.2 s for a batch of 16 MNI 2 mm volumes (58 MB) on a 2-core
- * VM, as much as 5% of a subject — so later subjects or images reuse the first one's buffer.
- * Held as long as the classifier is (WeakMap); a runner in use never shares its buffer.
+ * One released batch workspace per classifier, for its next runner. Fresh memory costs a page
+ * fault per page on first write — about 0.2 s for a batch of 16 MNI 2 mm volumes (58 MB) on a
+ * 2-core VM, as much as 5% of a subject — so later subjects or images reuse the first one's.
+ * Held as long as the classifier is (WeakMap); a runner in use never shares its workspace.
  */
-const idleBuffers = new WeakMap<Classifier, Float32Array>();
+const idleWorkspaces = new WeakMap<Classifier, BatchWorkspace>();
 
 /**
  * Feeds a classifier from one preallocated batch buffer (batchSize samples), so peak memory
@@ -19,6 +20,9 @@ const idleBuffers = new WeakMap<Classifier, Float32Array>();
  * `release()` when done lets the next runner on the same classifier reuse the buffer.
  */
 export class ForwardPassRunner {
+  /** The batch buffer and the kernel that fills it with perturbed copies (perturbAndFuse). */
+  readonly workspace: BatchWorkspace;
+  /** workspace.batch: batchSize samples. */
   readonly buffer: Float32Array;
   readonly batchSize: number;
   readonly sampleSize: number;
@@ -36,16 +40,21 @@ export class ForwardPassRunner {
       throw new ModelError(`Model reports ${classes} classes; it must be a whole number ≥ 1.`);
     }
     this.batchSize = batchSize;
-    this.sampleSize = classifier.inputShape.reduce((p, d) => p * d, 1);
-    const length = batchSize * this.sampleSize;
-    const idle = idleBuffers.get(classifier);
-    idleBuffers.delete(classifier);
-    this.buffer = idle?.length === length ? idle : new Float32Array(length);
+    const shape = classifier.inputShape;
+    this.sampleSize = shape.reduce((p, d) => p * d, 1);
+    const idle = idleWorkspaces.get(classifier);
+    idleWorkspaces.delete(classifier);
+    const fits =
+      idle?.batchSize === batchSize &&
+      idle.shape.length === shape.length &&
+      idle.shape.every((d, i) => d === shape[i]);
+    this.workspace = fits ? idle : new BatchWorkspace(batchSize, [...shape]);
+    this.buffer = this.workspace.batch;
   }
 
-  /** Hands the buffer to the next runner on this classifier; do not use this runner after. */
+  /** Hands the workspace to the next runner on this classifier; do not use this runner after. */
   release(): void {
-    idleBuffers.set(this.classifier, this.buffer);
+    idleWorkspaces.set(this.classifier, this.workspace);
   }
 
   /** Element offset of batch slot k in `buffer`. */

@@ -3,8 +3,7 @@ import type { Classifier } from './classifier.js';
 import { argmaxRow, ForwardPassRunner } from './forward.js';
 import type { GridLayout } from './layout.js';
 import { resolveGridLayout } from './layout.js';
-import { createSeparableMask, setGaussianMask } from './masks.js';
-import { perturbInto } from './perturb.js';
+import { setGaussianMask } from './masks.js';
 import { PointResponses } from './responses.js';
 import type { SearchPoint } from './search-points.js';
 import { searchPointsFromList } from './search-points.js';
@@ -181,7 +180,12 @@ export async function perturbAndFuse(
     lambda,
   );
 
-  const mask = createSeparableMask(layout);
+  // Copies are made in the runner's workspace, which refills a slot incrementally when it held
+  // the same kind before. Items alternate light/shadow in fusion mode, so with an even batch
+  // size every slot keeps its kind from batch to batch.
+  const workspace = runner.workspace;
+  workspace.begin(sample, baseline);
+  const mask = workspace.mask;
   const slotItem = new Int32Array(runner.batchSize);
   let filled = 0;
   let done = 0;
@@ -197,7 +201,7 @@ export async function perturbAndFuse(
     const { set, point, kind } = responses.itemAt(item);
     const sigma = kind === 'light' ? sigmas[set].light : sigmas[set].shadow;
     setGaussianMask(mask, layout, points[point], sigma);
-    perturbInto(runner.buffer, runner.offset(filled), sample, baseline, mask, kind);
+    workspace.fill(filled, kind);
     slotItem[filled++] = item;
     if (filled === runner.batchSize) await flush();
   }
