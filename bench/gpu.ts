@@ -6,7 +6,9 @@
  * - 3d: the paper's CNN (random weights) on Colin27 resampled to MNI 2 mm (91×109×91), the 116
  *   AAL search points, fusion, σ 10 mm: 233 forward passes per subject;
  * - 2d: MobileNetV2 int8 on 224×224 photos, 15×15 grid points, σ in cells (5, 3, 6), fusion:
- *   451 passes per image (skipped when the model file is missing).
+ *   451 passes per image (skipped when the model file is missing);
+ * - 2d-float: the same with MobileNetV2's float twin (dequantizeModel: int8 weights dequantized,
+ *   float activations, saturation kept), which GPU providers can run whole.
  * Per case, device and path: seconds per subject/image, forwards/s, and the split into model
  * (session.run), perturbation (JS: host time outside the model; graph: the perturbation graph
  * alone on the device, an estimate inside the model time), transfer (a Flatten+ReduceSum model
@@ -14,7 +16,7 @@
  * the rest. Every row is compared with the CPU provider's JS path (largest relative difference of
  * the light and shadow probabilities). A device that fails records what it said; the table goes on.
  *
- * Options: --devices cpu,webgpu,cuda  --cases 3d,2d  --images N (photos per 2-D run, default 2)
+ * Options: --devices cpu,webgpu,cuda  --cases 3d,2d,2d-float  --images N (photos per 2-D run, default 2)
  *   --batch N (default: probed, largest useful power of two ≤ --max-batch, default 64)
  *   --threads N  --data DIR (MobileNet and photos; default ../shared/data/imagenet)
  *   --out FILE.json (rewritten after every row)  --budget-s S (start no row after S s; 420)
@@ -41,7 +43,9 @@ import {
 import {
   buildPaperCnn3d,
   buildPerturbationGraph,
+  dequantizeModel,
   gridAxesOf,
+  sessionOptions as sharedSessionOptions,
   GraphBuilder,
   loadInGraphClassifier,
   loadOnnxClassifier,
@@ -64,7 +68,7 @@ function option(name: string): string | undefined {
 }
 const root = packageRoot();
 const devices = (option('devices') ?? 'cpu,webgpu,cuda').split(',') as Device[];
-const cases = (option('cases') ?? '3d,2d').split(',');
+const cases = (option('cases') ?? '3d,2d,2d-float').split(',');
 const imageCount = Number(option('images') ?? 2);
 const fixedBatch = option('batch') === undefined ? undefined : Number(option('batch'));
 const maxBatch = Number(option('max-batch') ?? 64);
@@ -171,7 +175,7 @@ async function case3d(): Promise<Case | string> {
   };
 }
 
-async function case2d(): Promise<Case | string> {
+async function case2d(twin = false): Promise<Case | string> {
   const modelPath = join(dataDir, 'mobilenetv2-12-int8.onnx');
   if (!existsSync(modelPath)) return `2-D case skipped: ${modelPath} is missing.`;
   const photos = photosIn(dataDir).slice(0, imageCount);
@@ -188,11 +192,13 @@ async function case2d(): Promise<Case | string> {
       spacing: [1 / cellSize, 1 / cellSize],
     });
   }
+  const what = twin ? 'MobileNetV2 float twin of int8' : 'MobileNetV2 int8';
   return {
-    id: '2d',
-    label: `2-D MobileNetV2 int8 224×224, 15×15 points, ${photos.length} image${photos.length > 1 ? 's' : ''} (${photos.map((p) => basename(p)).join(', ')})`,
-    model: modelPath,
-    modelName: 'MobileNetV2 int8',
+    id: twin ? '2d-float' : '2d',
+    label: `2-D ${what} 224×224, 15×15 points, ${photos.length} image${photos.length > 1 ? 's' : ''} (${photos.map((p) => basename(p)).join(', ')})`,
+    // GPU providers have no QLinear kernels: the twin (dequantizeModel) is what a GPU can run.
+    model: twin ? dequantizeModel(new Uint8Array(readFileSync(modelPath))) : modelPath,
+    modelName: what,
     sampleShape,
     axes,
     inputs,
@@ -207,15 +213,8 @@ async function case2d(): Promise<Case | string> {
 // ---------------------------------------------------------------------------------------------
 // Device-side probes: what a batch's bytes cost to move, and what the perturbation graph costs.
 
-function sessionOptions(device: Device): ort.InferenceSession.SessionOptions {
-  return {
-    executionProviders: [device],
-    graphOptimizationLevel: 'all',
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    logSeverityLevel: 3,
-  };
-}
+/** The session options glas3d's classifiers use on `device` (bench threads). */
+const sessionOptions = (device: Device) => sharedSessionOptions(device, threads);
 
 async function fastestMs(run: () => Promise<unknown>, repeats = 3): Promise<number> {
   await run();
@@ -700,8 +699,12 @@ console.log(
     `devices ${devices.join(',')}, batch ${fixedBatch ?? `probed ≤ ${maxBatch}`}`,
 );
 save();
-for (const make of [case3d, case2d]) {
-  const id = make === case3d ? '3d' : '2d';
+const makers: [string, () => Promise<Case | string>][] = [
+  ['3d', case3d],
+  ['2d', () => case2d()],
+  ['2d-float', () => case2d(true)],
+];
+for (const [id, make] of makers) {
   if (!cases.includes(id)) continue;
   const c = await make();
   if (typeof c === 'string') {

@@ -31,6 +31,7 @@ import { onDevice, type DeviceChoice } from './device-auto.js';
 import type { GridAxes } from './layout.js';
 import { loadOnnxClassifier, type Device, type OnnxClassifierOptions } from './onnx-classifier.js';
 import { prepareCombinedModel, type CombinedModel } from './perturbation-graph.js';
+import { sessionOptions } from './session-options.js';
 
 export interface InGraphClassifierOptions extends Omit<
   OnnxClassifierOptions,
@@ -54,17 +55,6 @@ const cpuCount = () =>
 /** onnxruntime's message without its C++ source location and failed-check text. */
 const errorText = (e: unknown) =>
   (e instanceof Error ? e.message : String(e)).trim().replace(/^\/\S+:\d+ .*? was false\. /s, '');
-
-function sessionOptions(device: Device, threads: number): ort.InferenceSession.SessionOptions {
-  return {
-    executionProviders: [device],
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    logSeverityLevel: 3,
-  };
-}
 
 /** Distance (in physical units) that puts a unit-σ Gaussian's every factor at exactly 0. */
 const FAR = 1e4;

@@ -68,3 +68,5 @@ export {
   type DeviceChoice,
   type DeviceOutcome,
 } from './device-auto.js';
+export { dequantizeModel, isQuantizedModel, QUANTIZED_OPS } from './dequantize.js';
+export { sessionOptions } from './session-options.js';

@@ -34,8 +34,9 @@ import {
   type ModelIo,
   type TensorIo,
 } from './model-io.js';
+import { sessionOptions, type Device } from './session-options.js';
 
-export type Device = 'cpu' | 'cuda' | 'webgpu';
+export type { Device };
 export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'webgpu'];
 
 export const DEFAULT_BATCH_SIZE = 16;
@@ -88,19 +89,6 @@ function deviceError(device: Device, modelName: string, detail: string): ModelEr
   return new ModelError(
     `device '${device}' is not available for model ${modelName}: ${detail}. ${advice}`,
   );
-}
-
-function sessionOptions(device: Device, threads: number): ort.InferenceSession.SessionOptions {
-  return {
-    executionProviders: [device],
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    intraOpNumThreads: threads,
-    // One model runs at a time: parallelism lives inside operators.
-    interOpNumThreads: 1,
-    // Errors only: warnings about node placement are noise for users.
-    logSeverityLevel: 3,
-  };
 }
 
 async function createSession(

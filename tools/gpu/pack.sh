@@ -3,7 +3,8 @@
 # no Node.js, maybe no Vulkan loader) into .gpu/ (ignored through .git/info/exclude, never
 # committed), to travel with the repo and be run there by tools/gpu/run.sh:
 #   .gpu/node.tar.xz  this machine's Node binary (stripped), rebuilt only when it changes;
-#   .gpu/app.tar.xz   app/bench.mjs (bench/gpu.ts and its src imports, bundled by esbuild), a
+#   .gpu/app.tar.xz   app/bench.mjs (bench/gpu.ts and its src imports, bundled by esbuild),
+#                     app/profile.mjs (bench/gpu-profile.ts), a
 #                     package.json naming the glas3d root, onnxruntime-node (JS + Linux x64
 #                     native libs) and onnxruntime-common, and app/data: MobileNetV2 int8, the
 #                     photos and their preprocessed tensors (so the server needs no sharp);
@@ -28,6 +29,11 @@ node_modules/.bin/esbuild bench/gpu.ts --bundle --platform=node --format=esm --t
   --external:onnxruntime-node --external:sharp --log-level=warning \
   --banner:js="import { createRequire as __glas3dRequire } from 'node:module'; const require = __glas3dRequire(import.meta.url);" \
   --outfile="$APP/bench.mjs"
+# The kernel-by-kernel profile (bench/gpu-profile.ts), which run.sh runs after the bench.
+node_modules/.bin/esbuild bench/gpu-profile.ts --bundle --platform=node --format=esm --target=node20 \
+  --external:onnxruntime-node --external:sharp --log-level=warning \
+  --banner:js="import { createRequire as __glas3dRequire } from 'node:module'; const require = __glas3dRequire(import.meta.url);" \
+  --outfile="$APP/profile.mjs"
 # The CLI too (glas3d synth for training the reference model there: tools/gpu/train-on-device.sh).
 node_modules/.bin/esbuild src/cli/entry.ts --bundle --platform=node --format=esm --target=node20 \
   --external:onnxruntime-node --external:sharp --log-level=warning \

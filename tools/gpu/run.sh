@@ -11,7 +11,10 @@
 #   4. runs the bench under a time limit ($GLAS3D_GPU_LIMIT_S, default 300 s; no row starts in
 #      the last 60 s), writing OUTDIR/bench.json, stdout.log, stderr.log, env.txt and
 #      placements.txt (onnxruntime's node placements on GPU devices), and prints the table again
-#      at the end.
+#      at the end;
+#   (GLAS3D_GPU_BENCH=0 skips the bench)
+#   5. then (unless GLAS3D_GPU_PROFILE=0) runs bench/gpu-profile.ts for GPU kernel times per
+#      model, into OUTDIR/profile.json and profile.log (limit $GLAS3D_GPU_PROFILE_S, default 180 s).
 set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUTDIR=${1:?usage: tools/gpu/run.sh OUTDIR [bench options]}
@@ -94,9 +97,11 @@ for lib in $cuda_ep; do
   say "not using $lib (onnxruntime ${version:-of unknown version})"
 done
 
+rc=0
+cd "$WORK/app"
+if [ "${GLAS3D_GPU_BENCH:-1}" != 0 ]; then
 echo "== bench (limit ${LIMIT} s)" | tee -a "$ENVLOG"
 budget=$((LIMIT > 120 ? LIMIT - 60 : LIMIT / 2))
-cd "$WORK/app"
 timeout --kill-after=15 "$LIMIT" "$NODE" bench.mjs --data "$WORK/app/data" \
   --out "$OUTDIR/bench.json" --budget-s "$budget" "$@" \
   2>"$OUTDIR/stderr.log" | tee "$OUTDIR/stdout.log"
@@ -113,4 +118,12 @@ echo "== stderr without onnxruntime's verbose/info lines (last 12, cut at 240 ch
 grep -v -E '\[[VI]:onnxruntime' "$OUTDIR/stderr.log" | tail -n 12 | cut -c1-240
 echo "== table"
 sed -n '/^case  /,$p' "$OUTDIR/stdout.log"
+fi
+if [ "${GLAS3D_GPU_PROFILE:-1}" != 0 ] && [ -f "$WORK/app/profile.mjs" ]; then
+  echo "== kernel profile (bench/gpu-profile.ts, limit ${GLAS3D_GPU_PROFILE_S:-180} s)" | tee -a "$ENVLOG"
+  timeout --kill-after=15 "${GLAS3D_GPU_PROFILE_S:-180}" "$NODE" profile.mjs --data "$WORK/app/data" \
+    --out "$OUTDIR" ${GLAS3D_GPU_PROFILE_ARGS:-} --budget-s $((${GLAS3D_GPU_PROFILE_S:-180} - 40)) \
+    2>"$OUTDIR/profile-stderr.log" | tee "$OUTDIR/profile.log"
+  say "== profile exit code ${PIPESTATUS[0]}"
+fi
 exit "$rc"

@@ -1,0 +1,149 @@
+/**
+ * The float twin of a quantized model (dequantizeModel). Truths from outside the code under test:
+ * a one-node QLinearConv model whose float result is worked out here by hand from the ONNX
+ * definition, and the real MobileNetV2 int8 of ../shared/data, whose top-1 classes on the two
+ * photos are in the data README (house finch 12, Samoyed 258).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { preprocessImage, toModelSample } from '../../src/image/index.js';
+import { dequantizeModel, gridAxesOf, isQuantizedModel } from '../../src/model/index.js';
+
+const { onnx } = onnxProto;
+const T = onnx.TensorProto.DataType;
+
+/** x (float [1,1,1,4]) → QuantizeLinear → QLinearConv 1×1 (2 output channels) → DequantizeLinear. */
+function tinyQuantizedConv(): Uint8Array {
+  const bytes = (values: number[], type: 'u8' | 'i32' | 'f32') => {
+    const size = type === 'u8' ? 1 : 4;
+    const out = new Uint8Array(values.length * size);
+    const view = new DataView(out.buffer);
+    values.forEach((v, i) => {
+      if (type === 'u8') view.setUint8(i, v);
+      else if (type === 'i32') view.setInt32(4 * i, v, true);
+      else view.setFloat32(4 * i, v, true);
+    });
+    return out;
+  };
+  const tensor = (name: string, dims: number[], dataType: number, rawData: Uint8Array) => ({
+    name,
+    dims,
+    dataType,
+    rawData,
+  });
+  const graph = {
+    name: 'tiny',
+    input: [
+      {
+        name: 'x',
+        type: {
+          tensorType: {
+            elemType: T.FLOAT,
+            shape: { dim: [1, 1, 1, 4].map((d) => ({ dimValue: d })) },
+          },
+        },
+      },
+    ],
+    output: [
+      {
+        name: 'y',
+        type: {
+          tensorType: {
+            elemType: T.FLOAT,
+            shape: { dim: [1, 2, 1, 4].map((d) => ({ dimValue: d })) },
+          },
+        },
+      },
+    ],
+    initializer: [
+      tensor('xs', [], T.FLOAT, bytes([0.1], 'f32')),
+      tensor('xz', [], T.UINT8, bytes([10], 'u8')),
+      tensor('w', [2, 1, 1, 1], T.UINT8, bytes([130, 120], 'u8')),
+      tensor('ws', [2], T.FLOAT, bytes([0.5, 0.25], 'f32')),
+      tensor('wz', [2], T.UINT8, bytes([128, 128], 'u8')),
+      tensor('ys', [], T.FLOAT, bytes([0.05], 'f32')),
+      tensor('yz', [], T.UINT8, bytes([20], 'u8')),
+      tensor('b', [2], T.INT32, bytes([40, -20], 'i32')),
+    ],
+    node: [
+      { opType: 'QuantizeLinear', input: ['x', 'xs', 'xz'], output: ['xq'] },
+      {
+        opType: 'QLinearConv',
+        input: ['xq', 'xs', 'xz', 'w', 'ws', 'wz', 'ys', 'yz', 'b'],
+        output: ['yq'],
+        attribute: [
+          { name: 'kernel_shape', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 1] },
+        ],
+      },
+      { opType: 'DequantizeLinear', input: ['yq', 'ys', 'yz'], output: ['y'] },
+    ],
+  };
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({ irVersion: 7, opsetImport: [{ domain: '', version: 13 }], graph }),
+  ).finish();
+}
+
+async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(bytes);
+  const out = await session.run(feeds);
+  await session.release();
+  return out[session.outputNames[0]].data as Float32Array;
+}
+
+describe('dequantizeModel', () => {
+  it('turns QLinearConv into Conv + Clip with the weights, bias and saturation of the ONNX spec', async () => {
+    const model = tinyQuantizedConv();
+    const twin = dequantizeModel(model);
+    expect(isQuantizedModel(model)).toBe(true);
+    expect(isQuantizedModel(twin)).toBe(false);
+    // Inputs inside and outside what uint8 with scale 0.1, zero point 10 holds: [−1, 24.5].
+    const x = [-3, 0.2, 2, 30];
+    const got = await run(twin, {
+      x: new ort.Tensor('float32', Float32Array.from(x), [1, 1, 1, 4]),
+    });
+    // By hand: x saturates to [−1, 24.5]; channel c: (x·w_c + b_c·xs·ws_c) with w = (130 − 128)·0.5
+    // = 1 and (120 − 128)·0.25 = −2, bias 40·0.1·0.5 = 2 and −20·0.1·0.25 = −0.5; then the output's
+    // range [(0 − 20)·0.05, (255 − 20)·0.05] = [−1, 11.75].
+    const clip = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+    const xin = x.map((v) => clip(v, -1, 24.5));
+    const want = [
+      ...xin.map((v) => clip(v * 1 + 2, -1, 11.75)),
+      ...xin.map((v) => clip(v * -2 - 0.5, -1, 11.75)),
+    ];
+    want.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
+    // The int8 model itself agrees to within its output step (0.05).
+    const int8 = await run(model, {
+      x: new ort.Tensor('float32', Float32Array.from(x), [1, 1, 1, 4]),
+    });
+    want.forEach((v, i) => expect(Math.abs(int8[i] - v)).toBeLessThanOrEqual(0.05 + 1e-6));
+  });
+
+  const DATA = path.resolve('../shared/data/imagenet');
+  const MODEL = path.join(DATA, 'mobilenetv2-12-int8.onnx');
+  const photos = [
+    ['finch.jpeg', 12],
+    ['samoyed.jpg', 258],
+  ] as const;
+  const NCHW = gridAxesOf('NCHW', 'zyx', [3, 224, 224]);
+  const ready = existsSync(MODEL) && photos.every(([f]) => existsSync(path.join(DATA, f)));
+  it.skipIf(!ready)('MobileNetV2 int8: the twin keeps the top-1 class on both photos', async () => {
+    const int8 = new Uint8Array(readFileSync(MODEL));
+    const twin = dequantizeModel(int8);
+    expect(isQuantizedModel(twin)).toBe(false);
+    for (const [file, top1] of photos) {
+      // Short side 256, centre crop 224, ImageNet mean/std (the data README's recipe), NCHW.
+      const pre = await preprocessImage(path.join(DATA, file));
+      const planar = toModelSample(pre.pixels, pre, pre.normalization, NCHW);
+      const input = new ort.Tensor('float32', planar, [1, 3, 224, 224]);
+      for (const model of [int8, twin]) {
+        const logits = await run(model, { input });
+        let best = 0;
+        for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+        expect(best, file).toBe(top1);
+      }
+    }
+  });
+});
