@@ -53,32 +53,22 @@ const LOCALS = [
   ['c', 'f64'],
   ['cLanes', 'v128'],
   ['bLanes', 'v128'],
-  ['g', 'v128'],
-  ['s4', 'v128'],
-  ['b4', 'v128'],
-  ['low', 'v128'],
-  ['high', 'v128'],
 ] as const;
-
-/** With a float32x4 pushed twice: its lanes 2 and 3 moved to 0 and 1, for promote_low. */
-const HIGH_HALF = 'i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15';
-/** Lanes 0–1 of the first operand and 0–1 of the second as one float32x4. */
-const JOIN_HALVES = 'i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23';
 
 /** Pushes the byte address of element $j of a float32 (4) or float64 (8) array at $base. */
 function at(base: string, bytes: 4 | 8): string {
   return `local.get $${base}  local.get $j  i32.const ${bytes === 4 ? 2 : 3}  i32.shl  i32.add`;
 }
 
-/** Runs $j up to $limit: `four` (which handles j..j+3) while four remain, then `one`. */
-function fourThenOne(limit: string, four: string, one: string): string {
+/** Runs $j up to $limit: `many` (which handles `step` elements from j) while that many remain, then `one`. */
+function stepThenOne(step: number, limit: string, many: string, one: string): string {
   return `
-    block $doneFour
-      loop $four
-        local.get $j  i32.const 4  i32.add  local.get $${limit}  i32.gt_s  br_if $doneFour
-        ${four}
-        local.get $j  i32.const 4  i32.add  local.set $j
-        br $four
+    block $doneMany
+      loop $many
+        local.get $j  i32.const ${step}  i32.add  local.get $${limit}  i32.gt_s  br_if $doneMany
+        ${many}
+        local.get $j  i32.const ${step}  i32.add  local.set $j
+        br $many
       end
     end
     block $doneOne
@@ -93,7 +83,8 @@ function fourThenOne(limit: string, four: string, one: string): string {
 
 /** out[j] = from[j] for j in [$j, $to) of the current row. */
 function copyRange(from: string): string {
-  return fourThenOne(
+  return stepThenOne(
+    4,
     'to',
     `${at('out', 4)}  ${at(from, 4)}  v128.load align=4  v128.store align=4`,
     `${at('out', 4)}  ${at(from, 4)}  f32.load  f32.store`,
@@ -113,29 +104,24 @@ function formula(kind: Perturbation, s: string, b: string, g: string, vector: bo
 }
 
 /**
- * The perturbed copy over [$start, $end) of the current row: four float32 at a time as two
- * float64x2 halves (promoted, computed, demoted, joined), then one at a time.
+ * The perturbed copy over [$start, $end) of the current row, four float32 at a time in two halves:
+ * each half loaded as 64 bits and promoted to float64x2, computed, demoted and stored as 64 bits;
+ * then one at a time.
  */
 function perturbRange(kind: Perturbation, baseline: BaselineKind): string {
   const array = baseline === 'array';
-  const sLow = 'local.get $s4  f64x2.promote_low_f32x4';
-  const sHigh = `local.get $s4  local.get $s4  ${HIGH_HALF}  f64x2.promote_low_f32x4`;
-  const bLow = array ? 'local.get $b4  f64x2.promote_low_f32x4' : 'local.get $bLanes';
-  const bHigh = array
-    ? `local.get $b4  local.get $b4  ${HIGH_HALF}  f64x2.promote_low_f32x4`
-    : 'local.get $bLanes';
-  const four = `
-    ${at('sample', 4)}  v128.load align=4  local.set $s4
-    ${array ? `${at('baseline', 4)}  v128.load align=4  local.set $b4` : ''}
-    ;; lanes 0–1
-    ${at('last', 8)}  v128.load align=8  local.get $cLanes  f64x2.mul  local.set $g
-    ${formula(kind, sLow, bLow, 'local.get $g', true)}
-    f32x4.demote_f64x2_zero  local.set $low
-    ;; lanes 2–3
-    ${at('last', 8)}  v128.load offset=16 align=8  local.get $cLanes  f64x2.mul  local.set $g
-    ${formula(kind, sHigh, bHigh, 'local.get $g', true)}
-    f32x4.demote_f64x2_zero  local.set $high
-    ${at('out', 4)}  local.get $low  local.get $high  ${JOIN_HALVES}  v128.store align=4`;
+  const half = (f32Offset: number) => `
+    ${at('out', 4)}
+    ${formula(
+      kind,
+      `${at('sample', 4)}  v128.load64_zero offset=${f32Offset} align=4  f64x2.promote_low_f32x4`,
+      array
+        ? `${at('baseline', 4)}  v128.load64_zero offset=${f32Offset} align=4  f64x2.promote_low_f32x4`
+        : 'local.get $bLanes',
+      `${at('last', 8)}  v128.load offset=${2 * f32Offset} align=8  local.get $cLanes  f64x2.mul`,
+      true,
+    )}
+    f32x4.demote_f64x2_zero  v128.store64_lane offset=${f32Offset} align=4 0`;
   const one = `
     ${at('out', 4)}
     ${formula(
@@ -146,7 +132,7 @@ function perturbRange(kind: Perturbation, baseline: BaselineKind): string {
       false,
     )}
     f32.demote_f64  f32.store`;
-  return `local.get $start  local.set $j  ${fourThenOne('end', four, one)}`;
+  return `local.get $start  local.set $j  ${stepThenOne(4, 'end', half(0) + half(8), one)}`;
 }
 
 /**

@@ -37,8 +37,10 @@ type Immediate =
   | 'label' // a branch depth, or $label
   | 'local'
   | 'memarg' // [offset=N] [align=N]; natural alignment by default
+  | 'memarg+lane' // a memarg, then a lane index
   | 'i32'
   | 'f64'
+  | 'lane' // one lane index
   | 'lanes' // 16 byte lane indices (i8x16.shuffle)
   | 'memory.copy'
   | 'memory.fill';
@@ -113,9 +115,13 @@ const OPCODES: Record<string, Opcode> = {
   'memory.fill': { bytes: [0xfc, 11], immediate: 'memory.fill' },
   'v128.load': simd(0x00, 'memarg', 4),
   'v128.store': simd(0x0b, 'memarg', 4),
+  'v128.load64_splat': simd(0x0a, 'memarg', 3),
   'i8x16.shuffle': simd(0x0d, 'lanes'),
+  'v128.load64_zero': simd(0x5d, 'memarg', 3),
   'f32x4.splat': simd(0x13),
+  'f64x2.extract_lane': simd(0x21, 'lane'),
   'f64x2.splat': simd(0x14),
+  'v128.store64_lane': simd(0x5b, 'memarg+lane', 3),
   'f32x4.demote_f64x2_zero': simd(0x5e),
   'f64x2.promote_low_f32x4': simd(0x5f),
   'f32x4.add': simd(0xe4),
@@ -224,7 +230,8 @@ function assembleBody(f: WasmFunction): number[] {
         out.push(...uleb(index));
         break;
       }
-      case 'memarg': {
+      case 'memarg':
+      case 'memarg+lane': {
         let offset = 0;
         let align = 2 ** op.align!;
         while (t < tokens.length && /^(offset|align)=/.test(tokens[t].text)) {
@@ -233,6 +240,7 @@ function assembleBody(f: WasmFunction): number[] {
           else align = Number(value);
         }
         out.push(...uleb(Math.log2(align)), ...uleb(offset));
+        if (op.immediate === 'memarg+lane') out.push(Number(next()));
         break;
       }
       case 'i32':
@@ -240,6 +248,9 @@ function assembleBody(f: WasmFunction): number[] {
         break;
       case 'f64':
         out.push(...new Uint8Array(new Float64Array([Number(next())]).buffer));
+        break;
+      case 'lane':
+        out.push(Number(next()));
         break;
       case 'lanes':
         for (let k = 0; k < 16; k++) out.push(Number(next()));
