@@ -1,3 +1,5 @@
+import type { FuseRow } from './fusion-kernel.js';
+import { createFusionKernel } from './fusion-kernel.js';
 import { gaussianFactorInto } from './masks.js';
 
 /** What eq. 3 needs: the grid, its physical spacing, the search points and their weights. */
@@ -18,11 +20,18 @@ export interface FusionInput {
  * Eq. 3: S(x) = (1/|Ω|) Σ_i exp(−D(x, μ_i) / σ_spatial²) · w_i, D the squared physical distance.
  * The paper divides by σ², not 2σ², and so do we. Returned in grid order (axis 0 fastest:
  * x + nx·(y + ny·z)). Each point's weight is a product of 1-D factors, so there is no per-voxel
- * exp: one multiply-add per voxel and point at most, as far voxels (exactly-0 factors) are skipped.
- * The map is built row by row (a run along x) with all points summed into a small double-precision
- * row, so the working set stays in cache instead of streaming the whole map once per point.
+ * exp: S is built row by row (a run along x), each row a sum of x profiles scaled by the product
+ * of the point's other factors at that row. Points that share their coordinates on every axis but
+ * x share those row weights, so their weighted x profiles are summed once (a 15×15 grid of points
+ * makes 15 profiles, not 225). Rows are summed in double precision by a WebAssembly SIMD kernel
+ * (fusion-kernel.ts), or in JS where that is missing or `kernel: false`; far voxels whose factors
+ * are exactly 0 (see FACTOR_FLUSH_BELOW) are skipped.
  */
-export function fuseMap(input: FusionInput, out?: Float32Array): Float32Array {
+export function fuseMap(
+  input: FusionInput,
+  out?: Float32Array,
+  options: { readonly kernel?: boolean } = {},
+): Float32Array {
   const { gridDims, spacing, points, weights, sigmaSpatial } = input;
   const dims = gridDims.length;
   let gridSize = 1;
@@ -35,91 +44,162 @@ export function fuseMap(input: FusionInput, out?: Float32Array): Float32Array {
   const rowLength = gridDims[0];
   const rows = gridSize / rowLength;
 
-  // All 1-D factors of all points side by side: point i, axis a starts at i·stride + axisStart[a].
-  const axisStart = new Int32Array(dims);
-  let stride = 0;
-  for (let a = 0; a < dims; a++) {
-    axisStart[a] = stride;
-    stride += gridDims[a];
-  }
-  const factors = new Float64Array(pointCount * stride);
-  const scaledWeight = new Float64Array(pointCount);
-  const spanStart = new Int32Array(pointCount);
-  const spanEnd = new Int32Array(pointCount);
-  const inverseScale = 1 / (sigmaSpatial * sigmaSpatial);
+  // The 1-D factors, one per distinct coordinate on each axis (a grid of points has few):
+  // point i's factor on axis a starts at table[factorAt[i·dims + a]].
+  const factorAt = new Int32Array(pointCount * dims);
+  const known = new Map<string, number>();
+  let tableLength = 0;
   for (let i = 0; i < pointCount; i++) {
-    scaledWeight[i] = weights[i] / pointCount;
     for (let a = 0; a < dims; a++) {
-      const start = i * stride + axisStart[a];
-      const factor = factors.subarray(start, start + gridDims[a]);
-      gaussianFactorInto(factor, points[i][a], spacing[a], inverseScale);
+      const key = `${a} ${points[i][a]}`;
+      let at = known.get(key);
+      if (at === undefined) {
+        at = tableLength;
+        known.set(key, at);
+        tableLength += gridDims[a];
+      }
+      factorAt[i * dims + a] = at;
     }
-    // Non-zero span along x; factors far from μ are exactly 0 (see FACTOR_FLUSH_BELOW).
-    let x0 = 0;
-    let x1 = rowLength;
-    while (x0 < x1 && factors[i * stride + x0] === 0) x0++;
-    while (x1 > x0 && factors[i * stride + x1 - 1] === 0) x1--;
-    spanStart[i] = x0;
-    spanEnd[i] = x1;
+  }
+  const table = new Float64Array(tableLength);
+  const inverseScale = 1 / (sigmaSpatial * sigmaSpatial);
+  for (const [key, at] of known) {
+    const [a, mu] = key.split(' ').map(Number);
+    gaussianFactorInto(table.subarray(at, at + gridDims[a]), mu, spacing[a], inverseScale);
   }
 
-  // Per row, the points whose row weight is not 0, summed four at a time: one pass over the row
-  // per four points instead of one per point. Factors are exactly 0 outside each point's span,
-  // so running a group over the union of its spans adds only exact zeros.
-  const row = new Float64Array(rowLength);
-  const activeWeight = new Float64Array(pointCount);
-  const activeBase = new Int32Array(pointCount);
-  const activeStart = new Int32Array(pointCount);
-  const activeEnd = new Int32Array(pointCount);
+  // Groups of points with the same coordinates on axes 1…: one x profile each.
+  const groupOf = new Map<string, number>();
+  const groupPoint: number[] = []; // a point of each group, for its row factors
+  const pointGroup = new Int32Array(pointCount);
+  for (let i = 0; i < pointCount; i++) {
+    const key = points[i].slice(1).join(' ');
+    let g = groupOf.get(key);
+    if (g === undefined) {
+      g = groupPoint.push(i) - 1;
+      groupOf.set(key, g);
+    }
+    pointGroup[i] = g;
+  }
+  const groups = groupPoint.length;
+
+  const scratch = fusionScratch(groups, rowLength, options.kernel !== false);
+  const { profiles, entryWeight, entryProfile, rowOut } = scratch;
+  profiles.fill(0, 0, groups * rowLength);
+  // Per group, the run of x where its profile may be non-zero (factors are exactly 0 outside).
+  const groupStart = new Int32Array(groups).fill(rowLength);
+  const groupEnd = new Int32Array(groups);
+  for (let i = 0; i < pointCount; i++) {
+    const g = pointGroup[i];
+    const w = weights[i] / pointCount;
+    const base = factorAt[i * dims];
+    let x0 = 0;
+    let x1 = rowLength;
+    while (x0 < x1 && table[base + x0] === 0) x0++;
+    while (x1 > x0 && table[base + x1 - 1] === 0) x1--;
+    for (let x = x0; x < x1; x++) profiles[g * rowLength + x] += w * table[base + x];
+    if (x0 < x1) {
+      groupStart[g] = Math.min(groupStart[g], x0);
+      groupEnd[g] = Math.max(groupEnd[g], x1);
+    }
+  }
+
   const coord = new Int32Array(dims); // coordinates of the current row on axes 1..dims-1
   for (let r = 0; r < rows; r++) {
-    let active = 0;
-    for (let i = 0; i < pointCount; i++) {
-      const base = i * stride;
-      let c = scaledWeight[i];
-      for (let a = 1; a < dims; a++) c *= factors[base + axisStart[a] + coord[a]];
+    // The groups whose row weight is not 0, and the union of their x runs.
+    let count = 0;
+    let x0 = rowLength;
+    let x1 = 0;
+    for (let g = 0; g < groups; g++) {
+      if (groupStart[g] >= groupEnd[g]) continue;
+      const first = groupPoint[g] * dims;
+      let c = 1;
+      for (let a = 1; a < dims; a++) c *= table[factorAt[first + a] + coord[a]];
       if (c === 0) continue;
-      activeWeight[active] = c;
-      activeBase[active] = base;
-      activeStart[active] = spanStart[i];
-      activeEnd[active] = spanEnd[i];
-      active++;
+      entryWeight[2 * count] = c;
+      entryProfile[4 * count + 2] = scratch.profilesAddress + g * rowLength * 8;
+      count++;
+      if (groupStart[g] < x0) x0 = groupStart[g];
+      if (groupEnd[g] > x1) x1 = groupEnd[g];
     }
-    row.fill(0);
-    let k = 0;
-    for (; k + 4 <= active; k += 4) {
-      const c0 = activeWeight[k];
-      const c1 = activeWeight[k + 1];
-      const c2 = activeWeight[k + 2];
-      const c3 = activeWeight[k + 3];
-      const b0 = activeBase[k];
-      const b1 = activeBase[k + 1];
-      const b2 = activeBase[k + 2];
-      const b3 = activeBase[k + 3];
-      const x0 = Math.min(
-        activeStart[k],
-        activeStart[k + 1],
-        activeStart[k + 2],
-        activeStart[k + 3],
-      );
-      const x1 = Math.max(activeEnd[k], activeEnd[k + 1], activeEnd[k + 2], activeEnd[k + 3]);
-      for (let x = x0; x < x1; x++) {
-        row[x] +=
-          c0 * factors[b0 + x] + c1 * factors[b1 + x] + c2 * factors[b2 + x] + c3 * factors[b3 + x];
-      }
-    }
-    for (; k < active; k++) {
-      const c = activeWeight[k];
-      const base = activeBase[k];
-      const x1 = activeEnd[k];
-      for (let x = activeStart[k]; x < x1; x++) row[x] += c * factors[base + x];
-    }
-    const offset = r * rowLength;
-    for (let x = 0; x < rowLength; x++) map[offset + x] = row[x];
+    if (count === 0) x1 = x0 = 0;
+    scratch.fuseRow(count, x0, x1);
+    map.set(rowOut, r * rowLength);
     for (let a = 1; a < dims; a++) {
       if (++coord[a] < gridDims[a]) break;
       coord[a] = 0;
     }
   }
   return map;
+}
+
+/** Views on fuseMap's scratch memory, and the row function that reads them. */
+interface FusionScratch {
+  /** Group g's x profile at [g·rowLength, (g + 1)·rowLength). */
+  readonly profiles: Float64Array;
+  /** Byte address of profiles[0] in the scratch memory. */
+  readonly profilesAddress: number;
+  /** Row list entries of 16 bytes: c_k at entryWeight[2k], profile address at entryProfile[4k + 2]. */
+  readonly entryWeight: Float64Array;
+  readonly entryProfile: Int32Array;
+  readonly acc: Float64Array;
+  /** The row fuseRow writes, float32. */
+  readonly rowOut: Float32Array;
+  /** rowOut[x] = Σ_k c_k·profile_k[x] for x in [x0, x1) over the first `count` entries, else 0. */
+  fuseRow(count: number, x0: number, x1: number): void;
+}
+
+/** One scratch memory, kept for the next map: fresh WebAssembly memory costs page faults. */
+let kept: { readonly buffer: ArrayBuffer; readonly fuseRow: FuseRow | null } | undefined;
+
+function fusionScratch(groups: number, rowLength: number, useKernel: boolean): FusionScratch {
+  // profiles | list entries | acc | rowOut, each 16-aligned
+  const align = (n: number) => Math.ceil(n / 16) * 16;
+  const listAt = align(groups * rowLength * 8);
+  const accAt = listAt + align(groups * 16);
+  const rowAt = accAt + align(rowLength * 8);
+  const bytes = rowAt + rowLength * 4;
+  if (!kept || (kept.fuseRow !== null) !== useKernel || kept.buffer.byteLength < bytes) {
+    const kernel = useKernel ? createFusionKernel(bytes) : null;
+    kept = kernel ?? { buffer: new ArrayBuffer(bytes), fuseRow: null };
+  }
+  const { buffer, fuseRow } = kept;
+  const scratch: FusionScratch = {
+    profiles: new Float64Array(buffer, 0, groups * rowLength),
+    profilesAddress: 0,
+    entryWeight: new Float64Array(buffer, listAt, 2 * groups),
+    entryProfile: new Int32Array(buffer, listAt, 4 * groups),
+    acc: new Float64Array(buffer, accAt, rowLength),
+    rowOut: new Float32Array(buffer, rowAt, rowLength),
+    fuseRow: fuseRow
+      ? (count, x0, x1) => fuseRow(listAt, count, accAt, rowAt, rowLength, x0, x1)
+      : (count, x0, x1) => fuseRowJs(scratch, count, x0, x1),
+  };
+  return scratch;
+}
+
+/** fuseRow in plain JS, four entries per pass over the row like the kernel. */
+function fuseRowJs(scratch: FusionScratch, count: number, x0: number, x1: number): void {
+  const { profiles, entryWeight, entryProfile, acc, rowOut } = scratch;
+  acc.fill(0, x0, x1);
+  let k = 0;
+  const at = (e: number) => (entryProfile[4 * e + 2] - scratch.profilesAddress) / 8;
+  for (; k + 4 <= count; k += 4) {
+    const [c0, c1, c2, c3] = [0, 1, 2, 3].map((i) => entryWeight[2 * (k + i)]);
+    const [b0, b1, b2, b3] = [0, 1, 2, 3].map((i) => at(k + i));
+    for (let x = x0; x < x1; x++) {
+      acc[x] +=
+        c0 * profiles[b0 + x] +
+        c1 * profiles[b1 + x] +
+        c2 * profiles[b2 + x] +
+        c3 * profiles[b3 + x];
+    }
+  }
+  for (; k < count; k++) {
+    const c = entryWeight[2 * k];
+    const b = at(k);
+    for (let x = x0; x < x1; x++) acc[x] += c * profiles[b + x];
+  }
+  rowOut.fill(0);
+  for (let x = x0; x < x1; x++) rowOut[x] = acc[x];
 }

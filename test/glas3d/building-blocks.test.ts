@@ -14,7 +14,13 @@ import {
   setGaussianMask,
 } from '../../src/glas3d/index.js';
 import { OptionError } from '../../src/errors.js';
-import { maxRelativeDifference, product, seededRandom, unravel } from './oracles.js';
+import {
+  maxRelativeDifference,
+  product,
+  seededRandom,
+  unravel,
+  unravelGrid,
+} from './oracles.js';
 
 describe('gridSearchPoints', () => {
   it('gives the centres of k×k cells, x fastest', () => {
@@ -196,6 +202,40 @@ describe('fuseMap', () => {
     const normal = (a: ArrayLike<number>) => Array.from(a).filter((_, g) => want[g] > 1e-37);
     expect(normal(want).length).toBeGreaterThan(want.length / 2);
     expect(maxRelativeDifference(normal(map), normal(want))).toBeLessThan(1e-6);
+  });
+});
+
+describe('fuseMap, with and without the WebAssembly kernel', () => {
+  it('both equal the plain sum, with points sharing coordinates and odd and even rows', () => {
+    const rand = seededRandom(23);
+    for (const gridDims of [
+      [13, 6, 5],
+      [16, 7],
+      [1, 9, 4],
+    ]) {
+      const spacing = gridDims.map(() => 0.5 + rand());
+      // A 3-per-axis grid of points (rows shared between points) and a few anywhere.
+      const points = [
+        ...gridSearchPoints(gridDims, 3),
+        ...Array.from({ length: 5 }, () => gridDims.map((n) => n * rand())),
+      ];
+      const weights = points.map(() => rand());
+      const sigmaSpatial = 1 + 3 * rand();
+      const want = new Float64Array(product(gridDims));
+      for (let g = 0; g < want.length; g++) {
+        const x = unravelGrid(g, gridDims);
+        for (let i = 0; i < points.length; i++) {
+          let D = 0;
+          for (let a = 0; a < gridDims.length; a++) D += ((x[a] - points[i][a]) * spacing[a]) ** 2;
+          want[g] += (Math.exp(-D / sigmaSpatial ** 2) * weights[i]) / points.length;
+        }
+      }
+      const input = { gridDims, spacing, points, weights, sigmaSpatial };
+      const kernel = fuseMap(input);
+      const js = fuseMap(input, undefined, { kernel: false });
+      expect(maxRelativeDifference(kernel, want)).toBeLessThan(1e-6);
+      expect(maxRelativeDifference(js, want)).toBeLessThan(1e-6);
+    }
   });
 });
 
