@@ -88,8 +88,9 @@ export function createSeparableMask(layout: GridLayout): SeparableMask {
  * Fills mask.spans with, per row, the run [start, end) of the last axis outside of which
  * G = rowFactor·last[j] < MASK_CUT (start = end where the whole row is), and returns whether
  * every run covers its whole row. Assumes what Gaussian masks satisfy: factors ≥ 0, and the last
- * factor rising to its peak and falling after it, so each run is found by bisection on either
- * side of the peak (a few steps per row instead of a scan).
+ * factor rising to its peak and falling after it, so each run's ends are where G crosses MASK_CUT
+ * on either side of the peak. Neighbouring rows have similar row factors, so each row's ends are
+ * found by walking from the previous row's (a step or two) rather than searched afresh.
  */
 export function supportSpans(mask: SeparableMask): boolean {
   const { factors, rowFactors, spans } = mask;
@@ -99,35 +100,39 @@ export function supportSpans(mask: SeparableMask): boolean {
   for (let j = 1; j < n; j++) if (last[j] > last[peak]) peak = j;
   const top = last[peak];
   let complete = true;
+  // Invariant while walking: j0 ≤ peak < j1; G ≥ MASK_CUT on [j0, j1) exactly when j0 and j1
+  // are the crossings. Start from the whole row.
+  let j0 = 0;
+  let j1 = n;
   for (let r = 0; r < rowFactors.length; r++) {
     const c = rowFactors[r];
-    let j0 = peak;
-    let j1 = peak;
-    if (c * top >= MASK_CUT) {
-      // First j ≤ peak with G ≥ MASK_CUT, then first j > peak with G < MASK_CUT.
-      let lo = 0;
-      let hi = peak;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (c * last[mid] >= MASK_CUT) hi = mid;
-        else lo = mid + 1;
-      }
-      j0 = lo;
-      lo = peak + 1;
-      hi = n;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (c * last[mid] < MASK_CUT) hi = mid;
-        else lo = mid + 1;
-      }
-      j1 = lo;
+    if (c * top < MASK_CUT) {
+      spans[2 * r] = peak;
+      spans[2 * r + 1] = peak;
+      complete = false;
+      continue;
     }
+    // First j ≤ peak with G ≥ MASK_CUT…
+    while (j0 > 0 && c * last[j0 - 1] >= MASK_CUT) j0--;
+    while (c * last[j0] < MASK_CUT) j0++; // stops at the peak at the latest
+    // …then first j > peak with G < MASK_CUT (n if none).
+    while (j1 < n && c * last[j1] >= MASK_CUT) j1++;
+    while (j1 > peak + 1 && c * last[j1 - 1] < MASK_CUT) j1--;
     spans[2 * r] = j0;
     spans[2 * r + 1] = j1;
     if (j1 - j0 < n) complete = false;
   }
   return complete;
 }
+
+/**
+ * Recent 1-D factors of each mask, by tensor axis, centre, step and σ. A grid of search points
+ * has few distinct coordinates per axis (15 on each axis of a 15×15 grid), and a point's light and
+ * shadow passes often share σ, so most factors are copies instead of a few hundred exp() each.
+ */
+const factorMemo = new WeakMap<SeparableMask, Map<string, Float64Array>>();
+/** Entries kept per mask before the memo starts over: bounds its memory. */
+const FACTOR_MEMO_LIMIT = 1024;
 
 /**
  * Sets `mask` to the unit-peak Gaussian G(μ, σ): g_a[i] = exp(-((i − μ_a)·spacing_a)² / (2σ²))
@@ -139,14 +144,21 @@ export function setGaussianMask(
   centre: readonly number[],
   sigma: number,
 ): void {
+  let memo = factorMemo.get(mask);
+  if (!memo) factorMemo.set(mask, (memo = new Map()));
   const inverseScale = 1 / (2 * sigma * sigma);
   for (let a = 0; a < layout.gridAxes.length; a++) {
-    gaussianFactorInto(
-      mask.factors[layout.gridAxes[a]],
-      centre[a],
-      layout.spacing[a],
-      inverseScale,
-    );
+    const axis = layout.gridAxes[a];
+    const factor = mask.factors[axis];
+    const key = `${axis} ${centre[a]} ${layout.spacing[a]} ${sigma}`;
+    const known = memo.get(key);
+    if (known) {
+      factor.set(known);
+      continue;
+    }
+    gaussianFactorInto(factor, centre[a], layout.spacing[a], inverseScale);
+    if (memo.size >= FACTOR_MEMO_LIMIT) memo.clear();
+    memo.set(key, Float64Array.from(factor));
   }
   updateRowFactors(mask);
 }
