@@ -11,7 +11,8 @@
 import { OptionError } from '../errors.js';
 import type { Classifier } from './classifier.js';
 import { argmaxRow, checkProbabilities, ForwardPassRunner } from './forward.js';
-import { PointResponses } from './responses.js';
+import type { FusionInput } from './fusion.js';
+import { fusionInput, PointResponses } from './responses.js';
 import type {
   GlasInput,
   GlasOptions,
@@ -72,6 +73,12 @@ export interface PerturbingClassifier {
    * precision so a JS implementation perturbs exactly as runGlas; a float32 device rounds them.)
    */
   predictPerturbed(rows: PerturbationRows, n: number): Promise<Float32Array>;
+  /**
+   * Eq. 3 on the classifier's device, when it can (a GPU: the map is a matrix product there).
+   * Without it, fuseMap runs on the host. Float32 where fuseMap sums in double: the weights are
+   * never negative, so the map differs by at most (points)·2^-24 relative, in practice ~1e-7.
+   */
+  fuseMap?(input: FusionInput): Promise<Float32Array>;
 }
 
 /** runGlas with the perturbations made by `classifier` (see PerturbingClassifier). */
@@ -201,7 +208,14 @@ export async function perturbAndFuseInGraph(
   }
   if (filled > 0) await flush();
 
-  return responses.fuse(layout, points, sigmas, mode);
+  if (!classifier.fuseMap) return responses.fuse(layout, points, sigmas, mode);
+  const results: GlasSigmaResult[] = [];
+  for (const [set, sigma] of sigmas.entries()) {
+    const score = responses.score(set, mode);
+    const map = await classifier.fuseMap(fusionInput(layout, points, score, sigma));
+    results.push(responses.result(set, sigma, score, map));
+  }
+  return results;
 }
 
 /**

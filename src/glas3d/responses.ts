@@ -5,7 +5,7 @@
  *
  * Items are numbered set-major: item = set·(points·kinds) + point·kinds + kind.
  */
-import { fuseMap } from './fusion.js';
+import { fuseMap, type FusionInput } from './fusion.js';
 import type { GlasSigmaResult } from './glas.js';
 import type { GridLayout } from './layout.js';
 import type { SearchPoint } from './search-points.js';
@@ -58,7 +58,31 @@ export class PointResponses {
     }
   }
 
-  /** Eq. 3 per σ set, weighted by the mode's score (f_l·f_s, f_l or f_s). */
+  /** The mode's weight w_i of eq. 3 per point of σ set `set`: f_l·f_s, f_l or f_s. */
+  score(set: number, mode: GlasMode): Float64Array {
+    const light = this.light[set];
+    const shadow = this.shadow[set];
+    const score = new Float64Array(this.pointCount);
+    for (let i = 0; i < this.pointCount; i++) {
+      score[i] = mode === 'fusion' ? light[i] * shadow[i] : mode === 'light' ? light[i] : shadow[i];
+    }
+    return score;
+  }
+
+  /** σ set `set`'s result, given its scores and the eq. 3 map made from them. */
+  result(set: number, sigma: SigmaSet, score: Float64Array, map: Float32Array): GlasSigmaResult {
+    const { light, shadow, shadowDelta } = this;
+    return {
+      sigma,
+      map,
+      light: light[set],
+      shadow: shadow[set],
+      shadowDelta: shadowDelta[set],
+      score,
+    };
+  }
+
+  /** Eq. 3 per σ set (on the host), weighted by the mode's score. */
   fuse(
     layout: GridLayout,
     points: readonly SearchPoint[],
@@ -66,21 +90,25 @@ export class PointResponses {
     mode: GlasMode,
   ): GlasSigmaResult[] {
     return sigmas.map((sigma, set) => {
-      const light = this.light[set];
-      const shadow = this.shadow[set];
-      const score = new Float64Array(this.pointCount);
-      for (let i = 0; i < this.pointCount; i++) {
-        score[i] =
-          mode === 'fusion' ? light[i] * shadow[i] : mode === 'light' ? light[i] : shadow[i];
-      }
-      const map = fuseMap({
-        gridDims: layout.gridDims,
-        spacing: layout.spacing,
-        points,
-        weights: score,
-        sigmaSpatial: sigma.spatial,
-      });
-      return { sigma, map, light, shadow, shadowDelta: this.shadowDelta[set], score };
+      const score = this.score(set, mode);
+      const map = fuseMap(fusionInput(layout, points, score, sigma));
+      return this.result(set, sigma, score, map);
     });
   }
+}
+
+/** What eq. 3 needs for one σ set. */
+export function fusionInput(
+  layout: GridLayout,
+  points: readonly SearchPoint[],
+  weights: Float64Array,
+  sigma: SigmaSet,
+): FusionInput {
+  return {
+    gridDims: layout.gridDims,
+    spacing: layout.spacing,
+    points,
+    weights,
+    sigmaSpatial: sigma.spatial,
+  };
 }

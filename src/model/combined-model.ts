@@ -19,6 +19,7 @@ import {
   type PerturbationRows,
   type PerturbingClassifier,
 } from '../glas3d/in-graph.js';
+import type { FusionInput } from '../glas3d/fusion.js';
 import {
   firstNonFinite,
   isSimplexRows,
@@ -31,6 +32,7 @@ import { onDevice, type DeviceChoice } from './device-auto.js';
 import type { GridAxes } from './layout.js';
 import { loadOnnxClassifier, type Device, type OnnxClassifierOptions } from './onnx-classifier.js';
 import { prepareCombinedModel, type CombinedModel } from './perturbation-graph.js';
+import { DeviceFusion } from './fusion-graph.js';
 import { sessionOptions } from './session-options.js';
 
 export interface InGraphClassifierOptions extends Omit<
@@ -78,6 +80,9 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
   readonly combined: CombinedModel;
   /** The probe that chose the batch size, when it was probed. */
   probe: BatchProbeResult | undefined;
+  /** Eq. 3 on the device (GPU providers only; see PerturbingClassifier.fuseMap). */
+  readonly fuseMap?: (input: FusionInput) => Promise<Float32Array>;
+  private readonly deviceFusion: DeviceFusion | undefined;
   /** Time inside session.run and number of runs, for benches. */
   runMs = 0;
   runs = 0;
@@ -112,6 +117,12 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
     this.deviceNote = init.deviceNote;
     this.combined = init.combined;
     this.rowsPerCall = init.combined.fixedBatch ?? init.batchSize;
+    // On a GPU eq. 3 runs there too (a matrix product); the CPU keeps the host's exact double sum.
+    if (init.device !== 'cpu') {
+      const fusion = new DeviceFusion(init.device, cpuCount());
+      this.deviceFusion = fusion;
+      this.fuseMap = (input) => fusion.fuse(input);
+    }
   }
 
   get batchSize(): number {
@@ -246,6 +257,7 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
     this.session = undefined;
     this.state = undefined;
     await session?.release();
+    await this.deviceFusion?.dispose();
   }
 
   private current(): SampleState {

@@ -70,3 +70,4 @@ export {
 } from './device-auto.js';
 export { dequantizeModel, isQuantizedModel, QUANTIZED_OPS } from './dequantize.js';
 export { sessionOptions } from './session-options.js';
+export { buildFusionGraph, DeviceFusion } from './fusion-graph.js';
