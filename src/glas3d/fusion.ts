@@ -104,28 +104,45 @@ export function fuseMap(
     }
   }
 
-  const coord = new Int32Array(dims); // coordinates of the current row on axes 1..dims-1
-  for (let r = 0; r < rows; r++) {
-    // The groups whose row weight is not 0, and the union of their x runs.
-    let count = 0;
+  // Rows come in planes: a run of ny rows (axis 1) at fixed coordinates on axes 2…. Per plane,
+  // the live groups and the product of their factors on axes 2…; per row, times the y factor.
+  const ny = dims > 1 ? gridDims[1] : 1;
+  const planeGroup = new Int32Array(groups);
+  const planeWeight = new Float64Array(groups);
+  const planeY = new Int32Array(groups); // where each listed group's y factor starts in `table`
+  const coord = new Int32Array(dims); // coordinates of the current plane on axes 2..dims-1
+  for (let plane = 0; plane < rows / ny; plane++) {
+    let live = 0;
     let x0 = rowLength;
     let x1 = 0;
     for (let g = 0; g < groups; g++) {
       if (groupStart[g] >= groupEnd[g]) continue;
       const first = groupPoint[g] * dims;
-      let c = 1;
-      for (let a = 1; a < dims; a++) c *= table[factorAt[first + a] + coord[a]];
-      if (c === 0) continue;
-      entryWeight[2 * count] = c;
-      entryProfile[4 * count + 2] = scratch.profilesAddress + g * rowLength * 8;
-      count++;
+      let w = 1;
+      for (let a = 2; a < dims; a++) w *= table[factorAt[first + a] + coord[a]];
+      if (w === 0) continue;
+      planeGroup[live] = g;
+      planeWeight[live] = w;
+      planeY[live] = dims > 1 ? factorAt[first + 1] : -1;
+      live++;
+      // One x run for the whole plane: the union of the live groups' runs (outside a group's run
+      // its profile is exactly 0, so a wider run adds only zeros).
       if (groupStart[g] < x0) x0 = groupStart[g];
       if (groupEnd[g] > x1) x1 = groupEnd[g];
     }
-    if (count === 0) x1 = x0 = 0;
-    scratch.fuseRow(count, x0, x1);
-    map.set(rowOut, r * rowLength);
-    for (let a = 1; a < dims; a++) {
+    for (let y = 0; y < ny; y++) {
+      let count = 0;
+      for (let k = 0; k < live; k++) {
+        const c = planeY[k] < 0 ? planeWeight[k] : planeWeight[k] * table[planeY[k] + y];
+        if (c === 0) continue;
+        entryWeight[2 * count] = c;
+        entryProfile[4 * count + 2] = scratch.profilesAddress + planeGroup[k] * rowLength * 8;
+        count++;
+      }
+      scratch.fuseRow(count, count > 0 ? x0 : 0, count > 0 ? x1 : 0);
+      map.set(rowOut, (plane * ny + y) * rowLength);
+    }
+    for (let a = 2; a < dims; a++) {
       if (++coord[a] < gridDims[a]) break;
       coord[a] = 0;
     }
