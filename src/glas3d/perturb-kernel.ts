@@ -53,6 +53,8 @@ const LOCALS = [
   ['c', 'f64'],
   ['cLanes', 'v128'],
   ['bLanes', 'v128'],
+  ['sLanes', 'v128'],
+  ['sOne', 'f64'],
 ] as const;
 
 /** Pushes the byte address of element $j of a float32 (4) or float64 (8) array at $base. */
@@ -92,15 +94,16 @@ function copyRange(from: string): string {
 }
 
 /**
- * Pushes the perturbed value in perturbInto's order of operations:
+ * Pushes the perturbed value in perturbInto's order of operations, from the locals named `s`
+ * (sample) and `b` (baseline) and the instruction text `g` that pushes the mask value:
  *   light:  b + (s − b)·g        shadow: s − (s − b)·g
- * `s`, `b` and `g` are instruction text that push float64x2 (vector) or float64 values.
+ * in float64x2 (vector) or float64.
  */
 function formula(kind: Perturbation, s: string, b: string, g: string, vector: boolean): string {
   const t = vector ? 'f64x2' : 'f64';
   const first = kind === 'light' ? b : s;
   const combine = kind === 'light' ? `${t}.add` : `${t}.sub`;
-  return `${first}  ${s}  ${b}  ${t}.sub  ${g}  ${t}.mul  ${combine}`;
+  return `local.get $${first}  local.get $${s}  local.get $${b}  ${t}.sub  ${g}  ${t}.mul  ${combine}`;
 }
 
 /**
@@ -110,27 +113,25 @@ function formula(kind: Perturbation, s: string, b: string, g: string, vector: bo
  */
 function perturbRange(kind: Perturbation, baseline: BaselineKind): string {
   const array = baseline === 'array';
+  const promoted = (base: string, f32Offset: number) =>
+    `${at(base, 4)}  v128.load64_zero offset=${f32Offset} align=4  f64x2.promote_low_f32x4`;
   const half = (f32Offset: number) => `
+    ${promoted('sample', f32Offset)}  local.set $sLanes
+    ${array ? `${promoted('baseline', f32Offset)}  local.set $bLanes` : ''}
     ${at('out', 4)}
     ${formula(
       kind,
-      `${at('sample', 4)}  v128.load64_zero offset=${f32Offset} align=4  f64x2.promote_low_f32x4`,
-      array
-        ? `${at('baseline', 4)}  v128.load64_zero offset=${f32Offset} align=4  f64x2.promote_low_f32x4`
-        : 'local.get $bLanes',
+      'sLanes',
+      'bLanes',
       `${at('last', 8)}  v128.load offset=${2 * f32Offset} align=8  local.get $cLanes  f64x2.mul`,
       true,
     )}
     f32x4.demote_f64x2_zero  v128.store64_lane offset=${f32Offset} align=4 0`;
   const one = `
+    ${at('sample', 4)}  f32.load  f64.promote_f32  local.set $sOne
+    ${array ? `${at('baseline', 4)}  f32.load  f64.promote_f32  local.set $b` : ''}
     ${at('out', 4)}
-    ${formula(
-      kind,
-      `${at('sample', 4)}  f32.load  f64.promote_f32`,
-      array ? `${at('baseline', 4)}  f32.load  f64.promote_f32` : 'local.get $b',
-      `${at('last', 8)}  f64.load  local.get $c  f64.mul`,
-      false,
-    )}
+    ${formula(kind, 'sOne', 'b', `${at('last', 8)}  f64.load  local.get $c  f64.mul`, false)}
     f32.demote_f64  f32.store`;
   return `local.get $start  local.set $j  ${stepThenOne(4, 'end', half(0) + half(8), one)}`;
 }

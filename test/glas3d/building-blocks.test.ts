@@ -14,13 +14,7 @@ import {
   setGaussianMask,
 } from '../../src/glas3d/index.js';
 import { OptionError } from '../../src/errors.js';
-import {
-  maxRelativeDifference,
-  product,
-  seededRandom,
-  unravel,
-  unravelGrid,
-} from './oracles.js';
+import { maxRelativeDifference, product, seededRandom, unravel, unravelGrid } from './oracles.js';
 
 describe('gridSearchPoints', () => {
   it('gives the centres of k×k cells, x fastest', () => {
