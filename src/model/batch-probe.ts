@@ -34,6 +34,12 @@ export interface BatchProbeResult {
 }
 
 export const DEFAULT_MAX_BATCH = 64;
+/**
+ * The cap on a GPU. Measured with bench:gpu on an H100 and an H200 (2026-11-26): the paper CNN
+ * with in-graph perturbation still gained from 32 to 64 volumes per run (1.15 → 0.91 ms each),
+ * and MobileNetV2's float twin from 32 to 64 images (0.39 → 0.28 ms).
+ */
+export const GPU_MAX_BATCH = 256;
 
 /**
  * Runs `runBatch(n)` for n = 1, 2, 4, … and returns the largest n whose per-sample time is more

@@ -27,12 +27,19 @@ import {
   twoClassRows,
   type Activation,
 } from './activation.js';
-import { probeBatchSize, type BatchProbeOptions, type BatchProbeResult } from './batch-probe.js';
+import {
+  DEFAULT_MAX_BATCH,
+  GPU_MAX_BATCH,
+  probeBatchSize,
+  type BatchProbeOptions,
+  type BatchProbeResult,
+} from './batch-probe.js';
 import { onDevice, type DeviceChoice } from './device-auto.js';
 import type { GridAxes } from './layout.js';
 import { loadOnnxClassifier, type Device, type OnnxClassifierOptions } from './onnx-classifier.js';
 import { prepareCombinedModel, type CombinedModel } from './perturbation-graph.js';
 import { DeviceFusion } from './fusion-graph.js';
+import { rewriteForWebGpu } from './gpu-rewrite.js';
 import { sessionOptions } from './session-options.js';
 
 export interface InGraphClassifierOptions extends Omit<
@@ -41,7 +48,7 @@ export interface InGraphClassifierOptions extends Omit<
 > {
   /** cpu, cuda, webgpu, or auto (CUDA, then WebGPU, then CPU); default cpu. */
   device?: DeviceChoice;
-  /** Perturbed copies per model call; default: probed (probeBatchSize, cap `probe.max` or 64). */
+  /** Perturbed copies per model call; default: probed (cap `probe.max`, else 64 on the CPU and 256 on a GPU). */
   batchSize?: number;
   /** Options of the batch-size probe when `batchSize` is not given. */
   probe?: BatchProbeOptions;
@@ -325,7 +332,10 @@ export async function loadInGraphClassifier(
 
   const started = await onDevice(choice, async (device) => {
     try {
-      return await ort.InferenceSession.create(combined.bytes, sessionOptions(device, threads));
+      return await ort.InferenceSession.create(
+        device === 'webgpu' ? rewriteForWebGpu(combined.bytes) : combined.bytes,
+        sessionOptions(device, threads),
+      );
     } catch (e) {
       if (device !== 'cpu') {
         // The plain model on the same device: a device that is missing fails there too, with
@@ -372,7 +382,7 @@ export async function probeInGraphBatchSize(
   classifier: InGraphOnnxClassifier,
   options: BatchProbeOptions = {},
 ): Promise<BatchProbeResult> {
-  const max = options.max ?? 64;
+  const max = options.max ?? (classifier.device === 'cpu' ? DEFAULT_MAX_BATCH : GPU_MAX_BATCH);
   const rank = classifier.gridAxes.length;
   const centre = classifier.gridAxes.map((t) => (classifier.inputShape[t] - 1) / 2);
   classifier.setSample(

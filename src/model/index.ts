@@ -52,6 +52,7 @@ export {
 } from './combined-model.js';
 export {
   DEFAULT_MAX_BATCH,
+  GPU_MAX_BATCH,
   probeBatchSize,
   probeClassifierBatchSize,
   withBatchSize,
@@ -71,3 +72,4 @@ export {
 export { dequantizeModel, isQuantizedModel, QUANTIZED_OPS } from './dequantize.js';
 export { sessionOptions } from './session-options.js';
 export { buildFusionGraph, DeviceFusion } from './fusion-graph.js';
+export { rewriteForWebGpu } from './gpu-rewrite.js';

@@ -34,6 +34,7 @@ import {
   type ModelIo,
   type TensorIo,
 } from './model-io.js';
+import { rewriteForWebGpu } from './gpu-rewrite.js';
 import { sessionOptions, type Device } from './session-options.js';
 
 export type { Device };
@@ -106,10 +107,16 @@ async function createSession(
         `this onnxruntime-node build for ${process.platform}/${process.arch} has no '${device}' backend (it has: ${backends.join(', ')})`,
       );
   }
-  const create = (d: Device) =>
-    typeof model === 'string'
+  const create = async (d: Device) => {
+    if (d === 'webgpu') {
+      // Whole graph on the device: see gpu-rewrite.ts.
+      const bytes = typeof model === 'string' ? new Uint8Array(await readFile(model)) : model;
+      return ort.InferenceSession.create(rewriteForWebGpu(bytes), sessionOptions(d, threads));
+    }
+    return typeof model === 'string'
       ? ort.InferenceSession.create(model, sessionOptions(d, threads))
       : ort.InferenceSession.create(model, sessionOptions(d, threads));
+  };
   try {
     return await create(device);
   } catch (e) {
