@@ -54,6 +54,7 @@ import {
   loadOnnxClassifier,
   prepareCombinedModel,
   probeClassifierBatchSize,
+  rewriteForWebGpu,
   toModelTensor,
   withBatchSize,
   type BatchProbeResult,
@@ -576,10 +577,12 @@ async function logPlacements(c: Case, device: Device): Promise<void> {
   ];
   for (const [which, model] of models) {
     process.stderr.write(`placement log: ${c.id} ${device} ${which}\n`);
-    const session =
-      typeof model === 'string'
-        ? await ort.InferenceSession.create(model, verbose)
-        : await ort.InferenceSession.create(model, verbose);
+    // What the classifiers run: on WebGPU, the graph after rewriteForWebGpu.
+    const bytes = typeof model === 'string' ? new Uint8Array(readFileSync(model)) : model;
+    const session = await ort.InferenceSession.create(
+      device === 'webgpu' ? rewriteForWebGpu(bytes) : bytes,
+      verbose,
+    );
     await session.release();
   }
 }
