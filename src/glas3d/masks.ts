@@ -99,12 +99,19 @@ export function supportSpans(mask: SeparableMask): boolean {
   let peak = 0;
   for (let j = 1; j < n; j++) if (last[j] > last[peak]) peak = j;
   const top = last[peak];
+  // Leading axes whose factor is all ones (channels before the grid, as in NCHW) repeat the
+  // same rows: the spans of the first repeat serve them all.
+  let repeats = 1;
+  for (let t = 0; t < factors.length - 1 && factors[t].every((v) => v === 1); t++) {
+    repeats *= factors[t].length;
+  }
+  const rows = rowFactors.length / repeats;
   let complete = true;
   // Invariant while walking: j0 ≤ peak < j1; G ≥ MASK_CUT on [j0, j1) exactly when j0 and j1
   // are the crossings. Start from the whole row.
   let j0 = 0;
   let j1 = n;
-  for (let r = 0; r < rowFactors.length; r++) {
+  for (let r = 0; r < rows; r++) {
     const c = rowFactors[r];
     if (c * top < MASK_CUT) {
       spans[2 * r] = peak;
@@ -122,17 +129,24 @@ export function supportSpans(mask: SeparableMask): boolean {
     spans[2 * r + 1] = j1;
     if (j1 - j0 < n) complete = false;
   }
+  for (let k = 1; k < repeats; k++) spans.copyWithin(2 * rows * k, 0, 2 * rows);
   return complete;
 }
 
 /**
- * Recent 1-D factors of each mask, by tensor axis, centre, step and σ. A grid of search points
- * has few distinct coordinates per axis (15 on each axis of a 15×15 grid), and a point's light and
- * shadow passes often share σ, so most factors are copies instead of a few hundred exp() each.
+ * Recent 1-D factors of each mask, per tensor axis, by σ and centre (with the step they were
+ * made for). A grid of search points has few distinct coordinates per axis (15 on each axis of a
+ * 15×15 grid), and a point's light and shadow passes often share σ, so most factors are copies
+ * instead of a few hundred exp() each.
  */
-const factorMemo = new WeakMap<SeparableMask, Map<string, Float64Array>>();
-/** Entries kept per mask before the memo starts over: bounds its memory. */
-const FACTOR_MEMO_LIMIT = 1024;
+const factorMemo = new WeakMap<SeparableMask, FactorMemo[]>();
+type FactorMemo = Map<
+  number,
+  Map<number, { readonly step: number; readonly factor: Float64Array }>
+>;
+/** Factors kept per mask axis and σ, and σ kept per axis, before a memo starts over. */
+const FACTOR_MEMO_LIMIT = 512;
+const SIGMA_MEMO_LIMIT = 16;
 
 /**
  * Sets `mask` to the unit-peak Gaussian G(μ, σ): g_a[i] = exp(-((i − μ_a)·spacing_a)² / (2σ²))
@@ -145,20 +159,25 @@ export function setGaussianMask(
   sigma: number,
 ): void {
   let memo = factorMemo.get(mask);
-  if (!memo) factorMemo.set(mask, (memo = new Map()));
+  if (!memo) factorMemo.set(mask, (memo = mask.factors.map(() => new Map())));
   const inverseScale = 1 / (2 * sigma * sigma);
   for (let a = 0; a < layout.gridAxes.length; a++) {
     const axis = layout.gridAxes[a];
     const factor = mask.factors[axis];
-    const key = `${axis} ${centre[a]} ${layout.spacing[a]} ${sigma}`;
-    const known = memo.get(key);
-    if (known) {
-      factor.set(known);
+    const step = layout.spacing[a];
+    let bySigma = memo[axis].get(sigma);
+    if (!bySigma) {
+      if (memo[axis].size >= SIGMA_MEMO_LIMIT) memo[axis].clear();
+      memo[axis].set(sigma, (bySigma = new Map()));
+    }
+    const known = bySigma.get(centre[a]);
+    if (known?.step === step) {
+      factor.set(known.factor);
       continue;
     }
-    gaussianFactorInto(factor, centre[a], layout.spacing[a], inverseScale);
-    if (memo.size >= FACTOR_MEMO_LIMIT) memo.clear();
-    memo.set(key, Float64Array.from(factor));
+    gaussianFactorInto(factor, centre[a], step, inverseScale);
+    if (bySigma.size >= FACTOR_MEMO_LIMIT) bySigma.clear();
+    bySigma.set(centre[a], { step, factor: Float64Array.from(factor) });
   }
   updateRowFactors(mask);
 }
