@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { atlasOnGrid, loadAal } from '../src/atlas/index.js';
 import type { Classifier, GlasInput, GlasOptions } from '../src/glas3d/index.js';
+import { BatchWorkspace } from '../src/glas3d/batch-workspace.js';
 import { fuseMap, gridSearchPoints, resolveGridLayout, runGlas } from '../src/glas3d/index.js';
 import {
   buildPaperCnn3d,
@@ -328,9 +329,13 @@ function table(rows: Row[]): string[] {
   );
 }
 
+const copies = new BatchWorkspace(1, [4]).usesKernel
+  ? 'WebAssembly SIMD kernel'
+  : 'perturbInto in JS (no WebAssembly SIMD here)';
 console.log(
   `bench:engine — node ${process.version}, ${availableParallelism()} CPUs, ` +
-    `onnxruntime intraOpNumThreads ${threads}, batch ${batchSize}, fastest of ${repeats} runs per row`,
+    `onnxruntime intraOpNumThreads ${threads}, batch ${batchSize}, fastest of ${repeats} runs per row; ` +
+    `perturbed copies: ${copies}`,
 );
 const rows: Row[] = [];
 for (const make of [case3d, case2d]) {
@@ -352,3 +357,7 @@ console.log(
 console.log(
   'total s = one subject (3-D) or one image (2-D); target: glas total ≤ 1.05 × model time',
 );
+for (const r of rows.filter((row) => row.row === 'glas')) {
+  const ratio = r.totalMs / r.modelMs;
+  console.log(`  ${r.caseLabel}: ${ratio.toFixed(3)} — ${ratio <= 1.05 ? 'met' : 'NOT met'}`);
+}
