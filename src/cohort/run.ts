@@ -11,10 +11,12 @@ import { join, resolve } from 'node:path';
 import { atlasOnGrid, loadAtlas } from '../atlas/index.js';
 import { Glas3dError, OptionError } from '../errors.js';
 import { BASELINE_KINDS, type BaselineSpec } from '../explain/baselines.js';
-import { DEFAULT_SIGMA_MM, explain } from '../explain/explain-volume.js';
+import { DEFAULT_SIGMA_MM, explain, type PerturbationSite } from '../explain/explain-volume.js';
 import type { GlasMode } from '../glas3d/index.js';
 import {
+  loadInGraphClassifier,
   loadOnnxClassifierOn,
+  type InGraphOnnxClassifier,
   type AxisOrder,
   type DeviceChoice,
   type Layout,
@@ -64,6 +66,8 @@ export interface RunOptions {
   /** cpu (default), cuda, webgpu, or auto (CUDA, then WebGPU, then CPU). */
   device?: DeviceChoice;
   batchSize?: number;
+  /** Where perturbed copies are made (see ExplainOptions.perturbation); default by device. */
+  perturbation?: PerturbationSite;
   normalize?: IntensityNormalization;
   /** A volume on the model's grid, for grids that are not standard MNI ones. */
   grid?: string;
@@ -166,9 +170,22 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
     batchSize: options.batchSize,
   });
   if (options.device === 'auto') emit({ kind: 'note', text: note });
+  let inGraph: InGraphOnnxClassifier | undefined;
   try {
-    return await runWith(classifier, out, options, emit);
+    // On a GPU the perturbed copies are made inside the graph (loaded once for all subjects).
+    const site = options.perturbation ?? (classifier.device === 'cpu' ? 'host' : 'device');
+    if (site === 'device' && classifier.gridAxes?.tensorAxis.length === 3) {
+      inGraph = await loadInGraphClassifier(options.model, {
+        layout: options.layout,
+        axes: options.axes,
+        device: classifier.device,
+        batchSize: options.batchSize,
+        gridAxes: classifier.gridAxes.tensorAxis,
+      });
+    }
+    return await runWith(classifier, out, options, emit, inGraph);
   } finally {
+    await inGraph?.dispose();
     await classifier.dispose();
   }
 }
@@ -178,6 +195,7 @@ async function runWith(
   out: string,
   options: RunOptions,
   emit: (e: RunEvent) => void,
+  inGraph?: InGraphOnnxClassifier,
 ): Promise<RunSummary> {
   const axes = classifier.gridAxes;
   if (!axes || axes.tensorAxis.length !== 3) {
@@ -292,6 +310,8 @@ async function runWith(
         baseline: await baselineFor(),
         normalize,
         targetClass,
+        perturbation: inGraph ? 'device' : 'host',
+        inGraph,
         onProgress: (done, total) => emit({ kind: 'progress', done, total }),
       });
       const sidecar: SubjectSidecar = {

@@ -18,9 +18,12 @@ import {
   type SearchPoint,
   type SigmaSet,
 } from '../glas3d/index.js';
+import { runGlasInGraph, type PerturbingClassifier } from '../glas3d/in-graph.js';
 import {
+  loadInGraphClassifier,
   loadOnnxClassifier,
   toModelTensor,
+  type InGraphOnnxClassifier,
   type GridAxes,
   type OnnxClassifier,
   type OnnxClassifierOptions,
@@ -62,8 +65,21 @@ export interface ExplainOptions {
   targetClass?: number;
   /** Recursive GLAS (Algorithm 1) at the first σ, up to this many passes (0 = off). */
   recursivePasses?: number;
+  /**
+   * Where the perturbed copies are made: 'host' (in JS, one batch buffer; exact) or 'device'
+   * (inside the ONNX graph, on the model's device: only centres and σ travel; see the README's
+   * GPU section). Default: 'device' when the model runs on a GPU, else 'host'. Recursive GLAS
+   * always perturbs on the host.
+   */
+  perturbation?: PerturbationSite;
+  /** An in-graph classifier already loaded for this model (reused across subjects). */
+  inGraph?: PerturbingClassifier;
   onProgress?: (done: number, total: number) => void;
 }
+
+/** Where GLAS makes its perturbed copies: in JS on the host, or inside the model's graph. */
+export type PerturbationSite = 'host' | 'device';
+export const PERTURBATION_SITES: readonly PerturbationSite[] = ['host', 'device'];
 
 export interface RegionScore {
   rank: number;
@@ -111,6 +127,8 @@ export interface Explanation {
   maps: SigmaExplanation[];
   recursive?: RecursiveExplanation;
   forwardPasses: number;
+  /** Where the perturbed copies of the (non-recursive) run were made (set by explain). */
+  perturbation?: PerturbationSite;
   timing: { totalMs: number; modelMs: number };
   model: { name: string; inputName: string; inputShape: number[]; layout?: string; axes?: string };
 }
@@ -136,6 +154,7 @@ export async function explain(
   const volume = typeof volumeOrPath === 'string' ? await readVolume(volumeOrPath) : volumeOrPath;
   const started = performance.now();
   const ownsClassifier = !(typeof options.model === 'object' && 'predict' in options.model);
+  let ownedInGraph: InGraphOnnxClassifier | undefined;
   const classifier = ownsClassifier
     ? await loadOnnxClassifier(options.model as string | Uint8Array, options.modelOptions)
     : (options.model as OnnxClassifier);
@@ -179,13 +198,29 @@ export async function explain(
     if (options.targetClass !== undefined) classifier.checkClass(options.targetClass);
     const input = { sample, baseline, gridAxes: axes.tensorAxis, spacing: spacingMm(volume) };
 
-    const result = await runGlas(classifier, input, {
+    const perturbation = options.perturbation ?? (classifier.device === 'cpu' ? 'host' : 'device');
+    let inGraph = perturbation === 'device' ? options.inGraph : undefined;
+    if (perturbation === 'device' && !inGraph) {
+      if (!ownsClassifier)
+        throw new OptionError(
+          `perturbation 'device' with a classifier already loaded needs its in-graph twin (inGraph: loadInGraphClassifier)`,
+        );
+      inGraph = ownedInGraph = await loadInGraphClassifier(options.model as string | Uint8Array, {
+        ...options.modelOptions,
+        device: classifier.device,
+        gridAxes: axes.tensorAxis,
+      });
+    }
+    const glasOptions = {
       points,
       sigmas,
       mode,
       targetClass: options.targetClass,
       onProgress: options.onProgress,
-    });
+    };
+    const result = inGraph
+      ? await runGlasInGraph(inGraph, input, glasOptions)
+      : await runGlas(classifier, input, glasOptions);
 
     const maps = result.perSigma.map((s, si): SigmaExplanation => {
       const saliency: Volume = { dims: [...volume.dims], affine: volume.affine, data: s.map };
@@ -244,6 +279,7 @@ export async function explain(
       maps,
       recursive,
       forwardPasses,
+      perturbation,
       timing: { totalMs: performance.now() - started, modelMs },
       model: {
         name: classifier.modelName,
@@ -254,6 +290,7 @@ export async function explain(
       },
     };
   } finally {
+    await ownedInGraph?.dispose();
     if (ownsClassifier) await classifier.dispose();
   }
 }

@@ -226,3 +226,31 @@ describe('bad input is a clear error', () => {
     expect(e.message).toMatch(/NaN/);
   });
 });
+
+describe('perturbation on the device (in the graph) gives the host result', () => {
+  it('same ranking, scores and maps on the CPU provider, template baseline', async () => {
+    const model = linearOracle(w, regionWeights(w, { [HIPPOCAMPUS_L]: 1, [AMYGDALA_R]: 1 }));
+    const common = { model, atlas: w.atlas, sigmaMm: [10], baseline: 'template' as const };
+    const host = await explain(w.volume, common);
+    const device = await explain(w.volume, { ...common, perturbation: 'device' });
+    expect(host.perturbation).toBe('host'); // the CPU default
+    expect(device.perturbation).toBe('device');
+    const [h, d] = [host.maps[0], device.maps[0]];
+    expect(d.regions.slice(0, 2).map((r) => r.index)).toEqual(
+      h.regions.slice(0, 2).map((r) => r.index),
+    );
+    const byIndex = new Map(h.regions.map((r) => [r.index, r]));
+    for (const r of d.regions) {
+      const want = byIndex.get(r.index)!;
+      expect(Math.abs(r.light - want.light)).toBeLessThan(1e-5);
+      expect(Math.abs(r.shadowDelta - want.shadowDelta)).toBeLessThan(1e-5);
+    }
+    let max = 0;
+    let worst = 0;
+    for (let i = 0; i < h.saliency.data.length; i++) {
+      max = Math.max(max, h.saliency.data[i]);
+      worst = Math.max(worst, Math.abs(h.saliency.data[i] - d.saliency.data[i]));
+    }
+    expect(worst).toBeLessThan(1e-4 * max);
+  });
+});

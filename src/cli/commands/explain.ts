@@ -4,7 +4,12 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadAtlas } from '../../atlas/index.js';
 import { BASELINE_KINDS, type BaselineSpec } from '../../explain/baselines.js';
-import { DEFAULT_SIGMA_MM, explain } from '../../explain/explain-volume.js';
+import {
+  DEFAULT_SIGMA_MM,
+  explain,
+  PERTURBATION_SITES,
+  type PerturbationSite,
+} from '../../explain/explain-volume.js';
 import { OptionError } from '../../errors.js';
 import type { GlasMode } from '../../glas3d/index.js';
 import { DEVICES, LAYOUTS, type AxisOrder, type Device, type Layout } from '../../model/index.js';
@@ -31,6 +36,7 @@ interface ExplainFlags {
   layout?: Layout;
   axes?: AxisOrder;
   batch?: number;
+  perturbation?: PerturbationSite;
   device: Device;
   recursive?: number | boolean;
   normalize: IntensityNormalization;
@@ -69,6 +75,12 @@ export function register(program: Command, io: CliIo): void {
     )
     .option('--batch <n>', 'samples per model call', parseCount('--batch', 1))
     .addOption(
+      new Option(
+        '--perturbation <site>',
+        'where perturbed copies are made: host (JS) or device (inside the model graph); default device on a GPU',
+      ).choices(PERTURBATION_SITES),
+    )
+    .addOption(
       new Option('--device <device>', 'execution provider').choices(DEVICES).default('cpu'),
     )
     .option(
@@ -102,6 +114,7 @@ export function register(program: Command, io: CliIo): void {
         baseline,
         targetClass: flags.class,
         normalize: flags.normalize,
+        perturbation: flags.perturbation,
         recursivePasses: flags.recursive === true ? 5 : flags.recursive || 0,
         onProgress: progress?.update,
       });

@@ -4,7 +4,11 @@ import { parseShard } from '../../cohort/subjects.js';
 import { runCohort, type RunEvent, type RunSummary } from '../../cohort/run.js';
 import type { CohortRegionRow } from '../../cohort/cohort-outputs.js';
 import { Glas3dError } from '../../errors.js';
-import { DEFAULT_SIGMA_MM } from '../../explain/explain-volume.js';
+import {
+  DEFAULT_SIGMA_MM,
+  PERTURBATION_SITES,
+  type PerturbationSite,
+} from '../../explain/explain-volume.js';
 import type { GlasMode } from '../../glas3d/index.js';
 import {
   DEVICE_CHOICES,
@@ -32,6 +36,7 @@ interface RunFlags {
   class?: number;
   device: DeviceChoice;
   batch?: number;
+  perturbation?: PerturbationSite;
   layout?: Layout;
   axes?: AxisOrder;
   normalize: IntensityNormalization;
@@ -87,6 +92,12 @@ export function register(program: Command, io: CliIo): void {
         .default('cpu'),
     )
     .option('--batch <n>', 'samples per model call', parseCount('--batch', 1))
+    .addOption(
+      new Option(
+        '--perturbation <site>',
+        'where perturbed copies are made: host (JS) or device (inside the model graph); default device on a GPU',
+      ).choices(PERTURBATION_SITES),
+    )
     .addOption(
       new Option('--layout <layout>', 'model input layout (default: inferred)').choices(LAYOUTS),
     )
@@ -149,6 +160,7 @@ export function register(program: Command, io: CliIo): void {
         targetClass: flags.class,
         device: flags.device,
         batchSize: flags.batch,
+        perturbation: flags.perturbation,
         layout: flags.layout,
         axes: flags.axes,
         normalize: flags.normalize,
