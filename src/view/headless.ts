@@ -31,6 +31,11 @@ export function chromiumMissing(path = chromiumPath()): string | undefined {
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
+  // Software WebGL (SwiftShader under ANGLE's Vulkan back end) otherwise compiles a pipeline for
+  // every linked program on background threads — NiiVue links ~50, the viewer draws with ~10 —
+  // and on a 2-core machine that work (~5 s of CPU) delays the first image by seconds.
+  // Pipelines are still built when first drawn with.
+  '--disable-angle-features=warmUpPipelineCacheAtLink',
   '--disable-quic',
   '--no-first-run',
   '--disable-background-networking',
