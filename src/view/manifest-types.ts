@@ -116,7 +116,9 @@ export interface ViewerState {
 
 /** `window.glas3dViewer`: what tests (and users, from the console) can do through the page. */
 export interface ViewerHook {
-  /** Settles when the first image is drawn (rejects when the viewer failed to start). */
+  /** Settles when everything is shown — background, overlay, atlas layer, table, chart — and
+   *  rejects when the viewer failed to start. (The background and overlay come first; the
+   *  page marks that moment as the performance mark `glas3d:first-image`.) */
   ready: Promise<void>;
   manifest(): ViewManifest;
   state(): ViewerState;

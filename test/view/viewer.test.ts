@@ -108,6 +108,16 @@ describe.skipIf(missing !== undefined)(
       expect(variance).toBeGreaterThan(300);
       const state = await page.evaluate(() => window.glas3dViewer.state());
       expect(state.map).toBe('cohort:cohort');
+      // Background and overlay first, the atlas layer and the table after (bench:view's marks).
+      const marks = await page.evaluate(() =>
+        performance.getEntriesByType('mark').map((m) => m.name),
+      );
+      expect(marks).toEqual([
+        'glas3d:manifest',
+        'glas3d:niivue',
+        'glas3d:first-image',
+        'glas3d:ready',
+      ]);
       expect(state.overlayUrl).toBe(server.manifest.cohortMaps[0].url);
       expect(await page.locator('#regions tbody tr').count()).toBe(116);
       expect(await page.locator('#chart .bar').count()).toBe(10);

@@ -15,6 +15,7 @@ import type {
   ViewRegionRow,
   ViewSubject,
 } from '../../src/view/manifest-types.js';
+import { skipGradientPasses } from './gradient.js';
 import { drawChart, fmt, markRow, paintChart, rankSubjectTable, renderTable } from './regions.js';
 import './style.css';
 
@@ -151,17 +152,20 @@ function atlasLut(mode: AtlasMode, active: number | null) {
   return { R, G, B, A, I, labels };
 }
 
+/** Style the atlas layer for the current mode and selection; the caller updates the views
+ *  (nv.setAtlasOutline would rebuild every layer texture once more on its own). */
 function styleAtlas(): void {
   if (!atlasImage) return;
   atlasImage.setColormapLabel(atlasLut(state.atlasMode, state.selected));
   atlasImage.colorbarVisible = false;
   atlasImage.opacity = state.atlasMode === 'off' ? 0 : state.atlasMode === 'outline' ? 0.45 : 0.3;
-  nv.setAtlasOutline(state.atlasMode === 'outline' ? 0.55 : 0);
+  nv.opts.atlasOutline = state.atlasMode === 'outline' ? 0.55 : 0;
 }
 
 function styleOverlay(overlay: NVImage): void {
   const max = maxOf(overlay);
-  overlay.colormap = state.colormap;
+  // NiiVue recomputes the image's intensity range on every colormap assignment.
+  if (overlay.colormap !== state.colormap) overlay.colormap = state.colormap;
   overlay.opacity = state.opacity;
   overlay.cal_max = max;
   overlay.cal_min = Math.max(state.threshold, 0.001) * max;
@@ -277,27 +281,51 @@ function enqueue(task: () => Promise<void>): Promise<void> {
 
 const frame = () => new Promise<void>((r) => requestAnimationFrame(() => r()));
 
-async function applyLayers(): Promise<void> {
-  const map = currentMap();
-  const choice = currentChoice();
-  const backgroundUrl =
-    (state.background === 'source' && choice.subject?.sourceUrl) ||
+/** Settles once what was drawn before the call is on screen (composited): after two frames. */
+const presented = () => frame().then(frame);
+
+function backgroundUrl(): string {
+  return (
+    (state.background === 'source' && currentChoice().subject?.sourceUrl) ||
     (state.background === 'fine' && manifest.atlas.templateFineUrl) ||
     manifest.atlas.templateUrl ||
-    manifest.atlas.labelsUrl;
+    manifest.atlas.labelsUrl
+  );
+}
+
+/** Start fetching and decoding the current choice's images (they are cached by URL). */
+function prefetchLayers(): void {
+  for (const p of [
+    loadImage(backgroundUrl(), { colormap: 'gray' }),
+    loadImage(currentMap().url, { colormap: state.colormap }),
+    loadImage(manifest.atlas.labelsUrl),
+  ]) {
+    p.catch(() => undefined); // reported where it is awaited
+  }
+}
+
+/**
+ * Show the current choice: background, saliency overlay and — unless `withAtlas` is false —
+ * the atlas label layer, with one texture rebuild (updateGLVolume) for all of them. Every layer
+ * costs a pass over the volume in software WebGL, so the first image goes up without the atlas.
+ */
+async function applyLayers(withAtlas = true): Promise<void> {
+  const map = currentMap();
+  const choice = currentChoice();
+  const bgUrl = backgroundUrl();
   const keep = nv.volumes.length > 0 ? crosshairMm() : null;
   const [background, overlay, atlas] = await Promise.all([
-    loadImage(backgroundUrl, { colormap: 'gray' }),
+    loadImage(bgUrl, { colormap: 'gray' }),
     loadImage(map.url, { colormap: state.colormap }),
-    loadImage(manifest.atlas.labelsUrl, {}),
+    withAtlas ? loadImage(manifest.atlas.labelsUrl) : undefined,
   ]);
   background.colorbarVisible = false;
   atlasImage = atlas;
   styleOverlay(overlay);
   styleAtlas();
   state.overlayUrl = map.url;
-  state.backgroundUrl = backgroundUrl;
-  const volumes = [background, overlay, atlas];
+  state.backgroundUrl = bgUrl;
+  const volumes = atlas ? [background, overlay, atlas] : [background, overlay];
   nv.volumes = volumes;
   nv.back = background;
   nv.overlays = volumes.slice(1);
@@ -347,9 +375,10 @@ function showCrosshair(mm: Vec3): void {
 /** Select a region: crosshair to its search point (or centre), highlight it in the atlas. */
 function pickRegion(row: ViewRegionRow, scroll: boolean): void {
   state.selected = row.index;
-  setCrosshairMm(row.pointMm);
+  nv.scene.crosshairPos = nv.mm2frac(row.pointMm);
+  showCrosshair(row.pointMm);
   styleAtlas();
-  nv.updateGLVolume();
+  nv.updateGLVolume(); // draws the scene too
   markRow(table, row.index, scroll);
   for (const bar of chart.querySelectorAll('.bar')) {
     bar.classList.toggle('selected', bar.getAttribute('data-index') === String(row.index));
@@ -530,10 +559,16 @@ function setThreshold(fraction: number): Promise<void> {
   });
 }
 
+/**
+ * Manifest → background and overlay on screen (the first image) → atlas layer, table, chart.
+ * The images are fetched while NiiVue compiles its shaders. Performance marks (`glas3d:…`)
+ * time each step for bench:view.
+ */
 async function start(): Promise<void> {
   const response = await fetch('api/manifest.json');
   if (!response.ok) throw new Error(`cannot load the manifest: HTTP ${response.status}`);
   manifest = (await response.json()) as ViewManifest;
+  performance.mark('glas3d:manifest');
   regionNames = new Map(manifest.atlas.regions.map((r) => [r.index, r.name]));
   document.title = `glas3d view — ${manifest.title}`;
   $('title').textContent = `glas3d · ${manifest.title}`;
@@ -544,14 +579,23 @@ async function start(): Promise<void> {
   if (choices.length === 0) throw new Error('the results folder has no saliency maps');
   state.map = choices[0].key;
   state.sigmaMm = choices[0].maps[0].sigmaMm;
+  prefetchLayers();
+  // Let the fetches go out before NiiVue compiles its shaders (which blocks this thread).
+  await new Promise((resolve) => setTimeout(resolve));
   await nv.attachTo('gl');
+  skipGradientPasses(nv);
+  performance.mark('glas3d:niivue');
   wire();
   refreshSelectors();
-  await applyLayers();
+  await applyLayers(false);
+  await frame(); // applyLayers waited one frame; after this one the image is on screen
+  performance.mark('glas3d:first-image');
   await applyTable();
+  await applyLayers();
   // Start where the model looks most: the top region's point (not selected).
   if (rows[0]) setCrosshairMm(rows[0].pointMm);
-  await frame();
+  await presented();
+  performance.mark('glas3d:ready');
 }
 
 const ready = enqueue(start);
