@@ -14,7 +14,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, sep } from 'node:path';
-import { atlasOnGrid, loadAal, loadAtlas, type Atlas } from '../atlas/index.js';
+import { aalDir, atlasOnGrid, loadAtlas } from '../atlas/index.js';
 import {
   cohortMapPath,
   subjectMapPath,
@@ -31,9 +31,12 @@ import {
   sameGrid,
   spacingMm,
   type Grid,
+  type Volume,
 } from '../volume/index.js';
+import { cachedParts, fileStamp } from './cache.js';
 import type {
   ViewAtlas,
+  ViewAtlasRegion,
   ViewKind,
   ViewManifest,
   ViewMap,
@@ -235,66 +238,84 @@ function regionRow(
   return row;
 }
 
-let aal: Promise<Atlas> | undefined;
+/** The files an atlas is made from (the template: an image in the atlas's space). */
+interface AtlasFiles {
+  name: string;
+  labels: string;
+  names?: string;
+  template?: string;
+}
 
-/** The atlas a run used when it can still be read, else AAL (with a note). */
-async function atlasFor(
+/** The files loadAal() reads (atlases/aal/ in the package). */
+function aalFiles(): AtlasFiles {
+  const dir = aalDir();
+  return {
+    name: 'aal',
+    labels: join(dir, 'aal.nii.gz'),
+    names: join(dir, 'aal.nii.txt'),
+    template: join(dir, 'ch2bet.nii.gz'),
+  };
+}
+
+/** The atlas a run recorded, when it is not AAL and its label image still exists; a note
+ *  when it is gone (the viewer then shows AAL). AAL's template serves any atlas. */
+function recordedAtlas(
   recorded: { name?: string; labels?: string; names?: string } | string | undefined,
   notes: string[],
-): Promise<Atlas> {
-  aal ??= loadAal();
+): AtlasFiles | undefined {
   const spec = typeof recorded === 'string' ? { name: recorded, labels: recorded } : recorded;
-  if (!spec || spec.name === 'aal' || spec.labels === 'aal') return aal;
+  if (!spec || spec.name === 'aal' || spec.labels === 'aal') return undefined;
   if (spec.labels && existsSync(spec.labels)) {
-    try {
-      return await loadAtlas(spec.labels, { names: spec.names, name: spec.name });
-    } catch (e) {
-      notes.push(`atlas ${spec.labels}: ${(e as Error).message}; showing AAL instead`);
-    }
-  } else {
-    notes.push(`atlas ${spec.labels ?? spec.name}: not found; showing AAL instead`);
+    return {
+      name: spec.name ?? basename(spec.labels).replace(NIFTI, ''),
+      labels: spec.labels,
+      names: spec.names,
+      template: aalFiles().template,
+    };
   }
-  return aal;
+  notes.push(`atlas ${spec.labels ?? spec.name}: not found; showing AAL instead`);
+  return undefined;
 }
 
 /**
- * The atlas and its template on the results' grid, made in memory: the viewer draws every layer
- * on the background's grid, and a software renderer (a browser without a GPU) is 8× faster on
- * the 2 mm grid than on 1 mm. The 1 mm template stays available as `templateFineUrl`.
+ * The template on the results' grid as 8-bit grey levels, as NIfTI bytes: a display image (the
+ * viewer only windows it), a quarter of float32's bytes for the browser to fetch and decode.
  */
-async function viewAtlas(atlas: Atlas, grid: Grid, table: FileTable): Promise<ViewAtlas> {
-  aal ??= loadAal();
+function greyOnGrid(template: Volume, grid: Grid): Uint8Array {
+  const { data } = sameGrid(template, grid) ? template : resample(template, grid, 'linear');
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of data) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const scale = max > min ? 255 / (max - min) : 0;
+  const grey = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) grey[i] = Math.round((data[i] - min) * scale);
+  return encodeNifti1({ dims: grid.dims, affine: grid.affine, data: grey });
+}
+
+/** What the viewer needs of an atlas on a grid. */
+interface GridAtlas {
+  regions: ViewAtlasRegion[];
+  /** The labels (nearest neighbour) on the grid, NIfTI bytes. */
+  labels: Uint8Array;
+  /** The template on the grid, NIfTI bytes (empty when the atlas has none). */
+  template: Uint8Array;
+  /** Whether the template file itself is on the grid (no finer version to offer). */
+  templateOnGrid: boolean;
+}
+
+/** The atlas's regions and images on `grid`, made from its files. */
+async function makeGridAtlas(files: AtlasFiles, grid: Grid): Promise<GridAtlas> {
+  const atlas = await loadAtlas(files.labels, { names: files.names, name: files.name });
   const onGrid = atlasOnGrid(atlas, grid);
   const labels = onGrid.labels.data;
   const max = labels.reduce((m, v) => Math.max(m, v), 0);
-  const labelsUrl = table.memory(
-    `${atlas.name}_labels_on-grid.nii`,
-    encodeNifti1({
-      dims: grid.dims,
-      affine: grid.affine,
-      data: max < 256 ? Uint8Array.from(labels) : Int16Array.from(labels),
-      intentCode: 1002,
-      description: `${atlas.name} labels (nearest) on the results grid`,
-    }),
-  );
-  const template = atlas.template ?? (await aal).template;
-  let templateUrl: string | undefined;
-  let templateFineUrl: string | undefined;
-  if (template && existsSync(template)) {
-    const fine = await readVolume(template);
-    templateFineUrl = sameGrid(fine, grid) ? undefined : await table.outside(template);
-    const coarse = sameGrid(fine, grid) ? fine : resample(fine, grid, 'linear');
-    templateUrl = table.memory(
-      'template_on-grid.nii',
-      encodeNifti1({ dims: grid.dims, affine: grid.affine, data: coarse.data }),
-    );
-  }
   const round = (v: readonly number[]) => v.map((x) => Math.round(x * 100) / 100);
+  const template =
+    files.template && existsSync(files.template) ? await readVolume(files.template) : undefined;
   return {
-    name: atlas.name,
-    labelsUrl,
-    templateUrl,
-    templateFineUrl,
     regions: onGrid.regions.map((r) => ({
       index: r.index,
       name: r.name,
@@ -302,6 +323,68 @@ async function viewAtlas(atlas: Atlas, grid: Grid, table: FileTable): Promise<Vi
       centreMm: round(r.centreMm) as [number, number, number],
       searchPointMm: round(r.searchPointMm) as [number, number, number],
     })),
+    labels: encodeNifti1({
+      dims: grid.dims,
+      affine: grid.affine,
+      data: max < 256 ? Uint8Array.from(labels) : Int16Array.from(labels),
+      intentCode: 1002,
+      description: `${atlas.name} labels (nearest) on the results grid`,
+    }),
+    template: template ? greyOnGrid(template, grid) : new Uint8Array(0),
+    templateOnGrid: template !== undefined && sameGrid(template, grid),
+  };
+}
+
+/** makeGridAtlas, through the on-disk cache (cache.ts): the same every time for one grid. */
+async function gridAtlas(files: AtlasFiles, grid: Grid): Promise<GridAtlas> {
+  const key = {
+    what: 'view atlas 1',
+    name: files.name,
+    files: await Promise.all([files.labels, files.names, files.template].map(fileStamp)),
+    grid: { dims: grid.dims, affine: grid.affine },
+  };
+  const [meta, labels, template] = await cachedParts(key, 3, async () => {
+    const made = await makeGridAtlas(files, grid);
+    const { regions, templateOnGrid } = made;
+    const meta = new TextEncoder().encode(JSON.stringify({ regions, templateOnGrid }));
+    return [meta, made.labels, made.template];
+  });
+  const { regions, templateOnGrid } = JSON.parse(new TextDecoder().decode(meta)) as Pick<
+    GridAtlas,
+    'regions' | 'templateOnGrid'
+  >;
+  return { regions, labels, template, templateOnGrid };
+}
+
+/**
+ * The atlas and its template on the results' grid, served from memory: the viewer draws every
+ * layer on the background's grid, and a software renderer (a browser without a GPU) is 8×
+ * faster on the 2 mm grid than on 1 mm. The template at its own resolution stays available as
+ * `templateFineUrl`. A recorded atlas that cannot be read gives way to AAL, with a note.
+ */
+async function viewAtlas(
+  recorded: AtlasFiles | undefined,
+  grid: Grid,
+  table: FileTable,
+): Promise<ViewAtlas> {
+  let files = recorded ?? aalFiles();
+  let made: GridAtlas;
+  try {
+    made = await gridAtlas(files, grid);
+  } catch (e) {
+    if (!recorded) throw e;
+    table.notes.push(`atlas ${recorded.labels}: ${(e as Error).message}; showing AAL instead`);
+    files = aalFiles();
+    made = await gridAtlas(files, grid);
+  }
+  const hasTemplate = made.template.byteLength > 0;
+  return {
+    name: files.name,
+    labelsUrl: table.memory(`${files.name}_labels_on-grid.nii`, made.labels),
+    templateUrl: hasTemplate ? table.memory('template_on-grid.nii', made.template) : undefined,
+    templateFineUrl:
+      hasTemplate && !made.templateOnGrid ? await table.outside(files.template!) : undefined,
+    regions: made.regions,
   };
 }
 
@@ -400,7 +483,7 @@ async function buildRun(table: FileTable): Promise<ViewManifest> {
       ));
     sigmaMm = sigmaList(side && side.sigmaMm, []);
   }
-  const atlas = await atlasFor(run.atlas as { name?: string; labels?: string }, table.notes);
+  const atlas = recordedAtlas(run.atlas as { name?: string; labels?: string }, table.notes);
   const subjects = [
     ...(await runSubjects(table, 'cohort', sigmaMm)),
     ...(await runSubjects(table, 'control', sigmaMm)),
@@ -452,7 +535,7 @@ async function buildExplain(table: FileTable): Promise<ViewManifest> {
     if (url) maps.push({ sigmaMm: sigmaMm[i], url });
   }
   const volume = typeof summary.volume === 'string' ? summary.volume : undefined;
-  const atlas = await atlasFor(summary.atlas as string | undefined, table.notes);
+  const atlas = recordedAtlas(summary.atlas as string | undefined, table.notes);
   const subject: ViewSubject = {
     id: volume ? basename(volume).replace(NIFTI, '') : 'volume',
     group: 'cohort',

@@ -2,9 +2,20 @@
  * Results folders for the viewer tests, made by the real pipeline on a tiny cohort (the oracle
  * model of test/explain, 2 subjects + 1 control, σ = 10 and 15 mm), plus helpers: a
  * fingerprint of a folder (to prove the server never writes), the built viewer, PNG pixels.
+ *
+ * Importing this module points the view cache (src/view/cache.ts) at a fresh temporary folder,
+ * for this test process and the commands it starts: tests never touch the user's cache.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+} from 'node:fs';
 import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +25,8 @@ import { makeCohort } from '../cohort/cohort-fixtures.js';
 
 export const ROOT = join(__dirname, '../..');
 export const OUTPUT = join(ROOT, 'test-output', 'view');
+export const CACHE_DIR = mkdtempSync(join(tmpdir(), 'glas3d-view-cache-'));
+process.env.GLAS3D_CACHE_DIR = CACHE_DIR;
 
 export interface RunResults {
   dir: string;

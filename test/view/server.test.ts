@@ -5,7 +5,18 @@
  * that it listens on 127.0.0.1 only and never changes the folder.
  */
 import { request } from 'node:http';
-import { cp, mkdir, mkdtemp, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import {
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  symlink,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,9 +29,10 @@ import {
   startViewServer,
   type ViewServer,
 } from '../../src/view/index.js';
+import { parseNifti } from '../../src/volume/index.js';
 import { TARGETS } from '../cohort/cohort-fixtures.js';
 import { linearOracle, oracleWorld, regionWeights } from '../explain/oracle-fixtures.js';
-import { folderFingerprint, makeRunResults, type RunResults } from './fixtures.js';
+import { CACHE_DIR, folderFingerprint, makeRunResults, type RunResults } from './fixtures.js';
 
 interface Reply {
   status: number;
@@ -157,6 +169,51 @@ describe('the manifest of a glas3d run folder', () => {
     ]) {
       expect((await raw(server.port, path)).status, path).toBe(404);
     }
+  });
+});
+
+describe('the atlas and template on the results grid', () => {
+  it('the template is served as an 8-bit image on the grid of the maps', async () => {
+    const reply = await raw(server.port, server.manifest.atlas.templateUrl!);
+    const image = parseNifti(reply.body, 'template');
+    expect(image.header.datatype).toBe('uint8');
+    expect(image.dims).toEqual([91, 109, 91]);
+    let max = 0;
+    for (const v of image.raw) max = Math.max(max, v);
+    expect(max).toBe(255);
+  });
+
+  it('are kept in the view cache and read back from it, the same as made afresh', async () => {
+    const entries = async () => (await readdir(CACHE_DIR)).filter((f) => f.endsWith('.bin'));
+    const [entry] = await entries();
+    expect(entry).toBeDefined();
+    const path = join(CACHE_DIR, entry);
+    const size = (await stat(path)).size;
+    const atlasOf = async (dir: string) => {
+      const built = await buildManifest(dir);
+      const file = (url: string) => built.files.get(url)!.data!;
+      const { atlas } = built.manifest;
+      return {
+        regions: atlas.regions,
+        labels: file(atlas.labelsUrl),
+        template: file(atlas.templateUrl!),
+      };
+    };
+    const fromCache = await atlasOf(run.results);
+    // Made afresh: with a damaged entry (it is made again and rewritten) …
+    await truncate(path, 100);
+    expect(await atlasOf(run.results)).toEqual(fromCache);
+    expect((await stat(path)).size).toBe(size);
+    // … and with a cache that cannot be written (its folder is a file): nothing kept, no error.
+    const blocked = join(run.dir, 'not-a-folder');
+    await writeFile(blocked, '');
+    process.env.GLAS3D_CACHE_DIR = blocked;
+    try {
+      expect(await atlasOf(run.results)).toEqual(fromCache);
+    } finally {
+      process.env.GLAS3D_CACHE_DIR = CACHE_DIR;
+    }
+    expect(await entries()).toEqual([entry]);
   });
 });
 
