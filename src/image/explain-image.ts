@@ -9,6 +9,7 @@
  * channel, not 0, in the model's input.
  */
 import { ModelError, OptionError } from '../errors.js';
+import { runGlasInGraph, type PerturbingClassifier } from '../glas3d/in-graph.js';
 import {
   gridSearchPoints,
   runGlas,
@@ -64,6 +65,11 @@ export interface ExplainImageOptions {
   lambda?: number;
   /** Also run recursive GLAS (Algorithm 1) for up to this many passes (0 or absent = off). */
   recursivePasses?: number;
+  /**
+   * The same model with the perturbation in its graph (loadInGraphClassifier): GLAS then makes
+   * the perturbed copies on the model's device. Recursive GLAS stays on the host path.
+   */
+  inGraph?: PerturbingClassifier;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -184,14 +190,17 @@ export async function explainImage(
     const points = gridSearchPoints([width, height], grid);
 
     const glasStart = performance.now();
-    const result = await runGlas(classifier, input, {
+    const glasOptions = {
       points,
       sigmas: [sigma],
       mode,
       targetClass: options.targetClass,
       lambda: options.lambda,
       onProgress: options.onProgress,
-    });
+    };
+    const result = options.inGraph
+      ? await runGlasInGraph(options.inGraph, input, glasOptions)
+      : await runGlas(classifier, input, glasOptions);
     const glasMs = performance.now() - glasStart;
     const s = result.perSigma[0];
     let forwardPasses = result.forwardPasses;

@@ -3,7 +3,7 @@
  * Per photo: the map over the photo (PNG at the photo's size), the raw map (.npy) and a JSON
  * record; several σ sets give one map each and a coarse-to-fine strip. See src/image/outputs.ts.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { Glas3dError, ModelError, OptionError } from '../../errors.js';
@@ -27,7 +27,14 @@ import {
 } from '../../image/index.js';
 import { readPreprocessOptions } from '../../image/preprocess-file.js';
 import { writeImageOutputs } from '../../image/outputs.js';
-import { DEVICES, loadOnnxClassifier, type Device } from '../../model/index.js';
+import {
+  DEVICES,
+  isQuantizedModel,
+  loadInGraphClassifier,
+  loadOnnxClassifier,
+  type Device,
+} from '../../model/index.js';
+import { PERTURBATION_SITES, type PerturbationSite } from '../../explain/explain-volume.js';
 import { fixed, num } from '../format.js';
 import type { CliIo } from '../io.js';
 import { parseCount, parseNumberList } from '../options.js';
@@ -51,6 +58,7 @@ interface ImageFlags {
   out: string;
   batch?: number;
   device: Device;
+  perturbation?: PerturbationSite;
   json?: boolean;
   quiet?: boolean;
 }
@@ -147,6 +155,12 @@ export function register(program: Command, io: CliIo): void {
     .addOption(
       new Option('--device <device>', 'execution provider').choices(DEVICES).default('cpu'),
     )
+    .addOption(
+      new Option(
+        '--perturbation <site>',
+        'where perturbed copies are made: host (JS) or device (inside the model graph); default device on a GPU unless the model is quantized',
+      ).choices(PERTURBATION_SITES),
+    )
     .option('--json', 'print a JSON summary on stdout')
     .option('--quiet', 'no progress or summary lines')
     .action(async (input: string, flags: ImageFlags) => {
@@ -169,6 +183,24 @@ export function register(program: Command, io: CliIo): void {
         batchSize: flags.batch,
         device: flags.device,
       });
+      // On a GPU the perturbation runs in the model's graph, except for quantized models, whose
+      // QLinear operators have no GPU kernels (see dequantize.ts): there the host path is faster.
+      const site =
+        flags.perturbation ??
+        (flags.device === 'cpu' || isQuantizedModel(await readFile(flags.model))
+          ? 'host'
+          : 'device');
+      const inGraph =
+        site === 'device' && classifier.gridAxes?.tensorAxis.length === 2
+          ? await loadInGraphClassifier(flags.model, {
+              device: flags.device,
+              batchSize: flags.batch,
+              gridAxes: classifier.gridAxes.tensorAxis,
+            }).catch(async (e: unknown) => {
+              await classifier.dispose();
+              throw e;
+            })
+          : undefined;
       const summaries: Record<string, unknown>[] = [];
       const failures: string[] = [];
       const progress = flags.quiet || flags.json ? undefined : progressReporter(io, 'image');
@@ -197,6 +229,7 @@ export function register(program: Command, io: CliIo): void {
                   mode: flags.mode,
                   baseline: flags.baseline,
                   recursivePasses: i > 0 ? 0 : flags.recursive === true ? 5 : flags.recursive || 0,
+                  inGraph,
                   onProgress:
                     progress &&
                     ((done, total) =>
@@ -237,6 +270,7 @@ export function register(program: Command, io: CliIo): void {
           }
         }
       } finally {
+        await inGraph?.dispose();
         await classifier.dispose();
       }
       if (flags.json) io.out(JSON.stringify(summaries, null, 2) + '\n');
