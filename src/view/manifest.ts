@@ -335,8 +335,10 @@ async function makeGridAtlas(files: AtlasFiles, grid: Grid): Promise<GridAtlas> 
   };
 }
 
-/** makeGridAtlas, through the on-disk cache (cache.ts): the same every time for one grid. */
+/** makeGridAtlas, through the on-disk cache (cache.ts): the same every time for one grid.
+ *  Not cached when the names file is not known (loadAtlas finds one next to the labels). */
 async function gridAtlas(files: AtlasFiles, grid: Grid): Promise<GridAtlas> {
+  if (!files.names) return makeGridAtlas(files, grid);
   const key = {
     what: 'view atlas 1',
     name: files.name,
