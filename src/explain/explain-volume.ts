@@ -69,7 +69,7 @@ export interface ExplainOptions {
    * Where the perturbed copies are made: 'host' (in JS, one batch buffer; exact) or 'device'
    * (inside the ONNX graph, on the model's device: only centres and σ travel; see the README's
    * GPU section). Default: 'device' when the model runs on a GPU, else 'host'. Recursive GLAS
-   * always perturbs on the host.
+   * follows the same choice.
    */
   perturbation?: PerturbationSite;
   /** An in-graph classifier already loaded for this model (reused across subjects). */
@@ -127,7 +127,7 @@ export interface Explanation {
   maps: SigmaExplanation[];
   recursive?: RecursiveExplanation;
   forwardPasses: number;
-  /** Where the perturbed copies of the (non-recursive) run were made (set by explain). */
+  /** Where the perturbed copies were made (set by explain). */
   perturbation?: PerturbationSite;
   timing: { totalMs: number; modelMs: number };
   model: { name: string; inputName: string; inputShape: number[]; layout?: string; axes?: string };
@@ -252,6 +252,7 @@ export async function explain(
         mode,
         targetClass: result.targetClass,
         maxIterations: options.recursivePasses,
+        perturbing: inGraph,
       });
       const asVolume = (data: Float32Array): Volume => ({
         dims: [...volume.dims],

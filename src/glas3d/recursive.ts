@@ -5,6 +5,7 @@ import type { GlasInput, GlasSigmaResult } from './glas.js';
 import { checkedPoints, DEFAULT_LAMBDA, perturbAndFuse, predictOne } from './glas.js';
 import type { GridLayout } from './layout.js';
 import { resolveGridLayout } from './layout.js';
+import { perturbAndFuseInGraph, type PerturbingClassifier } from './in-graph.js';
 import { attenuateInto } from './perturb.js';
 import type { SearchPoint } from './search-points.js';
 import type { GlasMode, SigmaSet } from './validate.js';
@@ -33,6 +34,11 @@ export interface RecursiveGlasOptions {
   readonly maxIterations?: number;
   /** Called after every model call within a pass (pass counts from 0). */
   readonly onProgress?: (done: number, total: number, pass: number) => void;
+  /**
+   * The same model with the perturbation in its graph: each pass's perturbed copies are then made
+   * on its device (the unperturbed predictions stay with `classifier`). Default: on the host.
+   */
+  readonly perturbing?: PerturbingClassifier;
 }
 
 /** Why the recursion ended. */
@@ -115,10 +121,11 @@ export async function runRecursiveGlas(
   let remaining = points.map((_, i) => i);
   let pBefore = pOriginal;
   let stopReason: RecursiveStopReason = 'max-iterations';
+  const deviceStats = { forwardPasses: 0, modelMs: 0 };
 
   for (let pass = 0; pass < maxIterations; pass++) {
     const passTotal = remaining.length * (mode === 'fusion' ? 2 : 1);
-    const [glas] = await perturbAndFuse(runner, {
+    const job = {
       layout,
       sample: current,
       baseline: input.baseline,
@@ -128,8 +135,14 @@ export async function runRecursiveGlas(
       lambda,
       targetClass,
       pReference: pBefore,
-      onProgress: options.onProgress && ((done) => options.onProgress?.(done, passTotal, pass)),
-    });
+      onProgress:
+        options.onProgress && ((done: number) => options.onProgress?.(done, passTotal, pass)),
+    };
+    const perturbing = options.perturbing;
+    if (perturbing) await perturbing.setSample(current, input.baseline, input.spacing);
+    const [glas] = perturbing
+      ? await perturbAndFuseInGraph(perturbing, job, deviceStats)
+      : await perturbAndFuse(runner, job);
     const map = Float32Array.from(glas.map);
     const mapMax = maxOf(map);
     if (!(mapMax > 0)) {
@@ -172,8 +185,11 @@ export async function runRecursiveGlas(
     accumulated,
     stopReason,
     finalSample: current,
-    forwardPasses: runner.forwardPasses,
-    timing: { totalMs: performance.now() - start, modelMs: runner.modelMs },
+    forwardPasses: runner.forwardPasses + deviceStats.forwardPasses,
+    timing: {
+      totalMs: performance.now() - start,
+      modelMs: runner.modelMs + deviceStats.modelMs,
+    },
   };
 }
 

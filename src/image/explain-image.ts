@@ -67,7 +67,7 @@ export interface ExplainImageOptions {
   recursivePasses?: number;
   /**
    * The same model with the perturbation in its graph (loadInGraphClassifier): GLAS then makes
-   * the perturbed copies on the model's device. Recursive GLAS stays on the host path.
+   * the perturbed copies on the model's device, in recursive passes too.
    */
   inGraph?: PerturbingClassifier;
   onProgress?: (done: number, total: number) => void;
@@ -215,6 +215,7 @@ export async function explainImage(
         targetClass: result.targetClass,
         lambda: options.lambda,
         maxIterations: options.recursivePasses,
+        perturbing: options.inGraph,
       });
       recursive = {
         passes: rec.passes.map((p) => p.map),

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Classifier } from '../../src/glas3d/classifier.js';
 import { gridSearchPoints, runRecursiveGlas } from '../../src/glas3d/index.js';
+import { perturbInJs } from '../../src/glas3d/in-graph.js';
 import { nonlinearClassifier, product, seededRandom } from './oracles.js';
 
 const shape = [2, 8, 10];
@@ -86,5 +87,20 @@ describe('recursive GLAS stop rules', () => {
     expect(result.stopReason).toBe('empty-map');
     expect(result.passes).toHaveLength(0);
     expect(result.accumulated.every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe('recursive GLAS with the perturbation made elsewhere (PerturbingClassifier)', () => {
+  it('perturbInJs gives exactly the host result, pass for pass', async () => {
+    const options = { points, sigma, t2: Infinity, maxIterations: 3 };
+    const host = await runRecursiveGlas(classifier, input, options);
+    const moved = await runRecursiveGlas(classifier, input, {
+      ...options,
+      perturbing: perturbInJs(classifier, input.gridAxes),
+    });
+    expect(moved.passes.map((p) => p.searched)).toEqual(host.passes.map((p) => p.searched));
+    expect(Array.from(moved.accumulated)).toEqual(Array.from(host.accumulated));
+    expect(Array.from(moved.finalSample)).toEqual(Array.from(host.finalSample));
+    expect(moved.forwardPasses).toBe(host.forwardPasses);
   });
 });
