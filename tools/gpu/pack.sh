@@ -6,7 +6,7 @@
 #   .gpu/app.tar.xz   app/bench.mjs (bench/gpu.ts and its src imports, bundled by esbuild),
 #                     app/profile.mjs (bench/gpu-profile.ts), a
 #                     package.json naming the glas3d root, onnxruntime-node (JS + Linux x64
-#                     native libs) and onnxruntime-common, and app/data: MobileNetV2 int8, the
+#                     native libs), onnxruntime-common, sharp (+ libvips), and app/data: MobileNetV2 int8, the
 #                     photos and their preprocessed tensors (so the server needs no sharp);
 #   .gl/*.deb         Debian's Vulkan/EGL/GL loaders (downloaded here when missing).
 # Usage (repo root or anywhere): tools/gpu/pack.sh   Env: GLAS3D_DATA (default ../shared/data/imagenet)
@@ -49,6 +49,12 @@ mkdir -p "$APP/$ORT/bin/napi-v6/linux" "$APP/$COMMON"
 cp -r "$ORT/package.json" "$ORT/dist" "$APP/$ORT/"
 cp -r "$ORT/bin/napi-v6/linux/x64" "$APP/$ORT/bin/napi-v6/linux/"
 cp -r "$COMMON/package.json" "$COMMON/dist" "$APP/$COMMON/"
+
+echo "== sharp (the CLI's image decoding; tools/gpu/cli-check.sh runs the CLI there)"
+for m in sharp @img/colour @img/sharp-linux-x64 @img/sharp-libvips-linux-x64 detect-libc semver; do
+  mkdir -p "$APP/node_modules/$(dirname "$m")"
+  cp -r "node_modules/$m" "$APP/node_modules/$m"
+done
 
 echo "== data from $DATA"
 mkdir -p "$APP/data"

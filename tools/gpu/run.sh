@@ -14,7 +14,9 @@
 #      at the end;
 #   (GLAS3D_GPU_BENCH=0 skips the bench)
 #   5. then (unless GLAS3D_GPU_PROFILE=0) runs bench/gpu-profile.ts for GPU kernel times per
-#      model, into OUTDIR/profile.json and profile.log (limit $GLAS3D_GPU_PROFILE_S, default 180 s).
+#      model, into OUTDIR/profile.json and profile.log (limit $GLAS3D_GPU_PROFILE_S, default 180 s);
+#   6. with GLAS3D_GPU_CLI=1, runs tools/gpu/cli-check.sh: glas3d synth + glas3d run on WebGPU,
+#      perturbation in the graph vs on the host (OUTDIR/cli.log).
 set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUTDIR=${1:?usage: tools/gpu/run.sh OUTDIR [bench options]}
@@ -125,5 +127,9 @@ if [ "${GLAS3D_GPU_PROFILE:-1}" != 0 ] && [ -f "$WORK/app/profile.mjs" ]; then
     --out "$OUTDIR" ${GLAS3D_GPU_PROFILE_ARGS:-} --budget-s $((${GLAS3D_GPU_PROFILE_S:-180} - 40)) \
     2>"$OUTDIR/profile-stderr.log" | tee "$OUTDIR/profile.log"
   say "== profile exit code ${PIPESTATUS[0]}"
+fi
+if [ "${GLAS3D_GPU_CLI:-0}" = 1 ]; then
+  echo "== glas3d CLI end to end (tools/gpu/cli-check.sh)" | tee -a "$ENVLOG"
+  NODE=$NODE WORK=$WORK OUTDIR=$OUTDIR timeout 300 bash "$REPO/tools/gpu/cli-check.sh"
 fi
 exit "$rc"
