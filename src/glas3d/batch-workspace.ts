@@ -143,12 +143,12 @@ export class BatchWorkspace {
     }
     const { rows, rowLength, mask } = this;
     supportSpans(mask);
-    const previous = previousSpans.subarray(slot * 2 * rows, (slot + 1) * 2 * rows);
+    const previous = slot * 2 * rows; // this slot's spans in previousSpans
     if (this.slotKind[slot] !== kind) {
       // Unknown content: restore every row whole, i.e. write the full copy.
       for (let r = 0; r < rows; r++) {
-        previous[2 * r] = 0;
-        previous[2 * r + 1] = rowLength;
+        previousSpans[previous + 2 * r] = 0;
+        previousSpans[previous + 2 * r + 1] = rowLength;
       }
       this.slotKind[slot] = kind;
     }
@@ -160,7 +160,7 @@ export class BatchWorkspace {
       mask.factors[mask.factors.length - 1].byteOffset,
       mask.rowFactors.byteOffset,
       mask.spans.byteOffset,
-      previous.byteOffset,
+      previousSpans.byteOffset + previous * 4,
       rows,
       rowLength,
       constant ? (this.baseline as number) : 0,
