@@ -68,8 +68,8 @@ export interface ExplainOptions {
   /**
    * Where the perturbed copies are made: 'host' (in JS, one batch buffer; exact) or 'device'
    * (inside the ONNX graph, on the model's device: only centres and σ travel; see the README's
-   * GPU section). Default: 'device' when the model runs on a GPU, else 'host'. Recursive GLAS
-   * follows the same choice.
+   * GPU section). Default: 'device' when the model runs on a GPU (and `inGraph` is given or the
+   * model is a file or bytes), else 'host'. Recursive GLAS follows the same choice.
    */
   perturbation?: PerturbationSite;
   /** An in-graph classifier already loaded for this model (reused across subjects). */
@@ -198,7 +198,10 @@ export async function explain(
     if (options.targetClass !== undefined) classifier.checkClass(options.targetClass);
     const input = { sample, baseline, gridAxes: axes.tensorAxis, spacing: spacingMm(volume) };
 
-    const perturbation = options.perturbation ?? (classifier.device === 'cpu' ? 'host' : 'device');
+    // On a GPU by default — when the in-graph twin is given or can be loaded from the model here.
+    const canLoadTwin = options.inGraph !== undefined || ownsClassifier;
+    const perturbation =
+      options.perturbation ?? (classifier.device !== 'cpu' && canLoadTwin ? 'device' : 'host');
     let inGraph = perturbation === 'device' ? options.inGraph : undefined;
     if (perturbation === 'device' && !inGraph) {
       if (!ownsClassifier)
