@@ -153,7 +153,8 @@ export class BatchWorkspace {
       this.slotKind[slot] = kind;
     }
     const constant = typeof this.baseline === 'number';
-    kernels[kernelName(kind, constant ? 'constant' : 'array')](
+    const baselineKind = !constant ? 'array' : Object.is(this.baseline, 0) ? 'zero' : 'constant';
+    kernels[kernelName(kind, baselineKind)](
       this.batch.byteOffset + slot * this.sampleSize * 4,
       sampleCopy.byteOffset,
       baselineCopy.byteOffset,

@@ -10,7 +10,11 @@ import type { WasmFunction } from './wasm-assembler.js';
 import type { CompiledModule } from './wasm-assembler.js';
 import { assembleModule, compileModule, instantiateWithMemory } from './wasm-assembler.js';
 
-type BaselineKind = 'constant' | 'array';
+/**
+ * 'zero' is the constant +0, for which s − b = s exactly (also for s = −0), so the subtraction
+ * is left out; light still adds b, which turns a −0 product into +0 as perturbInto does.
+ */
+export type BaselineKind = 'constant' | 'zero' | 'array';
 
 /** Exported name of the kernel for one kind of perturbation and one kind of baseline. */
 export function kernelName(kind: Perturbation, baseline: BaselineKind): string {
@@ -97,13 +101,22 @@ function copyRange(from: string): string {
  * Pushes the perturbed value in perturbInto's order of operations, from the locals named `s`
  * (sample) and `b` (baseline) and the instruction text `g` that pushes the mask value:
  *   light:  b + (s − b)·g        shadow: s − (s − b)·g
- * in float64x2 (vector) or float64.
+ * in float64x2 (vector) or float64; for the zero baseline s − b is s itself.
  */
-function formula(kind: Perturbation, s: string, b: string, g: string, vector: boolean): string {
+function formula(
+  kind: Perturbation,
+  baseline: BaselineKind,
+  s: string,
+  b: string,
+  g: string,
+  vector: boolean,
+): string {
   const t = vector ? 'f64x2' : 'f64';
   const first = kind === 'light' ? b : s;
   const combine = kind === 'light' ? `${t}.add` : `${t}.sub`;
-  return `local.get $${first}  local.get $${s}  local.get $${b}  ${t}.sub  ${g}  ${t}.mul  ${combine}`;
+  const difference =
+    baseline === 'zero' ? `local.get $${s}` : `local.get $${s}  local.get $${b}  ${t}.sub`;
+  return `local.get $${first}  ${difference}  ${g}  ${t}.mul  ${combine}`;
 }
 
 /**
@@ -121,6 +134,7 @@ function perturbRange(kind: Perturbation, baseline: BaselineKind): string {
     ${at('out', 4)}
     ${formula(
       kind,
+      baseline,
       'sLanes',
       'bLanes',
       `${at('last', 8)}  v128.load offset=${2 * f32Offset} align=8  local.get $cLanes  f64x2.mul`,
@@ -131,7 +145,7 @@ function perturbRange(kind: Perturbation, baseline: BaselineKind): string {
     ${at('sample', 4)}  f32.load  f64.promote_f32  local.set $sOne
     ${array ? `${at('baseline', 4)}  f32.load  f64.promote_f32  local.set $b` : ''}
     ${at('out', 4)}
-    ${formula(kind, 'sOne', 'b', `${at('last', 8)}  f64.load  local.get $c  f64.mul`, false)}
+    ${formula(kind, baseline, 'sOne', 'b', `${at('last', 8)}  f64.load  local.get $c  f64.mul`, false)}
     f32.demote_f64  f32.store`;
   return `local.get $start  local.set $j  ${stepThenOne(4, 'end', half(0) + half(8), one)}`;
 }
@@ -196,7 +210,7 @@ export type SlotKernel = (
 /** Assembled kernel module, for tests and inspection. */
 export function perturbKernelBytes(): Uint8Array {
   const functions = (['light', 'shadow'] as const).flatMap((kind) =>
-    (['constant', 'array'] as const).map((baseline) => slotKernel(kind, baseline)),
+    (['constant', 'zero', 'array'] as const).map((baseline) => slotKernel(kind, baseline)),
   );
   return assembleModule(functions);
 }

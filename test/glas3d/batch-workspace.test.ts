@@ -80,9 +80,14 @@ describe('BatchWorkspace', () => {
         for (const baseline of [
           Float32Array.from({ length: size }, () => 2 * rand() - 0.5),
           0.3,
-          0,
+          0, // the zero kernel, which skips I − B
+          -0,
         ]) {
           const sample = Float32Array.from({ length: size }, () => 4 * rand() - 1);
+          // Signed zeros, where B = 0 and B = −0 give different bits.
+          sample[0] = -0;
+          sample[1] = 0;
+          sample[size - 1] = -0;
           workspace.begin(sample, baseline);
           workspace.batch.fill(NaN); // begin() forgets the slots, so all of each must be written
           for (let step = 0; step < 40; step++) {
@@ -101,8 +106,9 @@ describe('BatchWorkspace', () => {
             for (let f = 0; f < size; f++) {
               const want = reference[slot * size + f];
               if (!Object.is(got[f], want)) {
+                const show = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
                 expect.fail(
-                  `step ${step}, slot ${slot}, ${kind}, element ${f}: ${got[f]} ≠ ${want}`,
+                  `step ${step}, slot ${slot}, ${kind}, element ${f}: ${show(got[f])} ≠ ${show(want)}`,
                 );
               }
             }
