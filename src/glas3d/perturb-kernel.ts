@@ -6,8 +6,7 @@
  * so its copies are bit-identical to perturbInto's.
  */
 import type { Perturbation } from './perturb.js';
-import type { WasmFunction } from './wasm-assembler.js';
-import type { CompiledModule } from './wasm-assembler.js';
+import type { CompiledModule, WasmFunction } from './wasm-assembler.js';
 import { assembleModule, compileModule, instantiateWithMemory } from './wasm-assembler.js';
 
 /**
@@ -207,7 +206,7 @@ export type SlotKernel = (
   b: number,
 ) => void;
 
-/** Assembled kernel module, for tests and inspection. */
+/** The kernel module's bytes: six functions, light and shadow × constant, zero and array B. */
 export function perturbKernelBytes(): Uint8Array {
   const functions = (['light', 'shadow'] as const).flatMap((kind) =>
     (['constant', 'zero', 'array'] as const).map((baseline) => slotKernel(kind, baseline)),
