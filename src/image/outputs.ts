@@ -11,12 +11,26 @@
  * `<stem>_glas_pass-<j>.png/.npy` per pass and `<stem>_glas_recursive.png/.npy`, the sum.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import type { DecodedImage } from './decode.js';
 import type { ImageExplanation } from './explain-image.js';
 import { encodeNpy } from './npy.js';
 import { cropToOriginal } from './preprocess.js';
 import { renderOverlay, renderStrip } from './render.js';
+
+/**
+ * The output stem of each photo: its name without the extension ('finch' for finch.jpeg), or,
+ * where two photos of one run would share it (a.jpg and a.png), the name with the extension's
+ * dot as '_' ('a_jpg', 'a_png'), so that no photo's files overwrite another's.
+ */
+export function outputStems(paths: readonly string[]): string[] {
+  const plain = paths.map((p) => basename(p, extname(p)));
+  const count = new Map<string, number>();
+  for (const stem of plain) count.set(stem, (count.get(stem) ?? 0) + 1);
+  return paths.map((p, i) =>
+    count.get(plain[i])! > 1 ? `${plain[i]}_${extname(p).slice(1)}` : plain[i],
+  );
+}
 
 export interface ImageOutputRequest {
   readonly outDir: string;

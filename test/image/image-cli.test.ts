@@ -249,6 +249,40 @@ describe('glas3d image: other photos, bad input', () => {
     expect([meta.width, meta.height, meta.channels]).toEqual([300, 260, 3]);
   });
 
+  it('two photos with one stem (a.png, a.jpg) in a folder keep separate outputs', async () => {
+    const folder = path.join(dir, 'same-stem');
+    await mkdir(folder, { recursive: true });
+    await writeFile(path.join(folder, 'a.png'), encodePng(200, 180, 2, gradientRgb(200, 180)));
+    await sharp(Buffer.from(gradientRgb(220, 200).reverse()), {
+      raw: { width: 220, height: 200, channels: 3 },
+    })
+      .jpeg()
+      .toFile(path.join(folder, 'a.jpg'));
+    await writeFile(path.join(folder, 'b.png'), encodePng(210, 210, 2, gradientRgb(210, 210)));
+    const out = path.join(dir, 'same-stem-out');
+    const r = await runCli([
+      'image',
+      folder,
+      '--model',
+      oracle,
+      '--grid',
+      '2',
+      '--out',
+      out,
+      '--quiet',
+    ]);
+    expect(r.code).toBe(0);
+    const pngs = (await readdir(out)).filter((f) => f.endsWith('_glas.png')).sort();
+    expect(pngs).toEqual(['a_jpg_glas.png', 'a_png_glas.png', 'b_glas.png']);
+    // Each overlay has its own photo's size: nothing was overwritten.
+    const size = async (f: string) => {
+      const m = await sharp(path.join(out, f)).metadata();
+      return [m.width, m.height];
+    };
+    expect(await size('a_jpg_glas.png')).toEqual([220, 200]);
+    expect(await size('a_png_glas.png')).toEqual([200, 180]);
+  });
+
   it('a CMYK JPEG is converted to sRGB and explained', async () => {
     const cmyk = path.join(dir, 'cmyk.jpg');
     await sharp(Buffer.from(gradientRgb(256, 256)), {

@@ -26,7 +26,7 @@ import {
   type SigmaUnits,
 } from '../../image/index.js';
 import { readPreprocessOptions } from '../../image/preprocess-file.js';
-import { writeImageOutputs } from '../../image/outputs.js';
+import { outputStems, writeImageOutputs } from '../../image/outputs.js';
 import {
   DEVICES,
   isQuantizedModel,
@@ -212,8 +212,9 @@ export function register(program: Command, io: CliIo): void {
             `${flags.model}: the model input [${classifier.inputShape.join(', ')}] is not an image (expected NCHW or NHWC with 3 channels).`,
           );
         }
-        for (const path of photos) {
-          const stem = basename(path, extname(path));
+        const stems = outputStems(photos);
+        for (const [position, path] of photos.entries()) {
+          const stem = stems[position];
           try {
             const photo = await decodeImage(path, preprocess);
             const pre = preprocessDecoded(photo, preprocess);
