@@ -33,6 +33,9 @@ const BODY = { x0: 195, y0: 100, x1: 370, y1: 265 };
 
 let dir: string;
 let oracle: string;
+/** glas3d image on `input` with the linear oracle, writing to `out`. */
+const runOracle = (input: string, out: string, ...options: string[]) =>
+  runCli(['image', input, '--model', oracle, '--out', out, ...options]);
 let notImage: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'glas3d-image-cli-'));
@@ -260,17 +263,7 @@ describe('glas3d image: other photos, bad input', () => {
       .toFile(path.join(folder, 'a.jpg'));
     await writeFile(path.join(folder, 'b.png'), encodePng(210, 210, 2, gradientRgb(210, 210)));
     const out = path.join(dir, 'same-stem-out');
-    const r = await runCli([
-      'image',
-      folder,
-      '--model',
-      oracle,
-      '--grid',
-      '2',
-      '--out',
-      out,
-      '--quiet',
-    ]);
+    const r = await runOracle(folder, out, '--grid', '2', '--quiet');
     expect(r.code).toBe(0);
     const pngs = (await readdir(out)).filter((f) => f.endsWith('_glas.png')).sort();
     expect(pngs).toEqual(['a_jpg_glas.png', 'a_png_glas.png', 'b_glas.png']);
@@ -353,17 +346,7 @@ describe('glas3d image: other photos, bad input', () => {
     await writeFile(path.join(folder, 'b.jpg'), 'broken');
     await writeFile(path.join(folder, 'notes.txt'), 'not a photo, not looked at');
     const out = path.join(dir, 'folder-out');
-    const r = await runCli([
-      'image',
-      folder,
-      '--model',
-      oracle,
-      '--grid',
-      '2',
-      '--out',
-      out,
-      '--quiet',
-    ]);
+    const r = await runOracle(folder, out, '--grid', '2', '--quiet');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/b\.jpg: cannot decode/);
     expect(r.stderr).toMatch(/glas3d: 1 of 2 photos failed/);
