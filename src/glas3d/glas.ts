@@ -84,43 +84,85 @@ export async function runGlas(
   options: GlasOptions,
 ): Promise<GlasResult> {
   const start = performance.now();
+  const run = checkGlasRun(classifier, input, options);
+  const runner = new ForwardPassRunner(classifier);
+  const probabilities = await predictOne(runner, input.sample);
+  const { targetClass, job } = jobFromReference(run, input, options, probabilities);
+  const perSigma = await perturbAndFuse(runner, job);
+  runner.release(); // after a failure the buffer is simply not reused
+  return glasResult(targetClass, probabilities, perSigma, runner, start);
+}
+
+/** A GLAS run's options checked against the model's sample shape (both GLAS paths start here). */
+export interface CheckedGlasRun {
+  readonly mode: GlasMode;
+  readonly lambda: number;
+  readonly layout: GridLayout;
+  readonly points: SearchPoint[];
+  readonly classes: number;
+  /** Forward passes the run makes: the unperturbed one and one per item. */
+  readonly total: number;
+}
+
+export function checkGlasRun(
+  model: { readonly inputShape: readonly number[]; readonly classes: number },
+  input: GlasInput,
+  options: GlasOptions,
+): CheckedGlasRun {
   const mode = options.mode ?? 'fusion';
   const lambda = options.lambda ?? DEFAULT_LAMBDA;
-  const layout = resolveGridLayout(classifier.inputShape, input.gridAxes, input.spacing);
+  const layout = resolveGridLayout(model.inputShape, input.gridAxes, input.spacing);
   checkSample(input.sample, layout);
   checkBaseline(input.baseline, layout);
   checkMode(mode);
   checkLambda(lambda);
   checkSigmaSets(options.sigmas);
   const points = checkedPoints(options.points, layout);
-  const runner = new ForwardPassRunner(classifier);
-  if (options.targetClass !== undefined) checkTargetClass(options.targetClass, classifier.classes);
-
+  if (options.targetClass !== undefined) checkTargetClass(options.targetClass, model.classes);
   const total = 1 + options.sigmas.length * points.length * perturbationsFor(mode).length;
-  const probabilities = await predictOne(runner, input.sample);
-  const targetClass = options.targetClass ?? argmaxRow(probabilities, 0, classifier.classes);
-  options.onProgress?.(1, total);
+  return { mode, lambda, layout, points, classes: model.classes, total };
+}
 
-  const perSigma = await perturbAndFuse(runner, {
-    layout,
+/** The target class and the perturbAndFuse job, once P(· | I) is known. */
+export function jobFromReference(
+  run: CheckedGlasRun,
+  input: GlasInput,
+  options: GlasOptions,
+  probabilities: Float32Array,
+): { targetClass: number; job: PerturbAndFuseJob } {
+  const targetClass = options.targetClass ?? argmaxRow(probabilities, 0, run.classes);
+  const { total } = run;
+  options.onProgress?.(1, total);
+  const job: PerturbAndFuseJob = {
+    layout: run.layout,
     sample: input.sample,
     baseline: input.baseline,
-    points,
+    points: run.points,
     sigmas: options.sigmas,
-    mode,
-    lambda,
+    mode: run.mode,
+    lambda: run.lambda,
     targetClass,
     pReference: probabilities[targetClass],
     onProgress: options.onProgress && ((done) => options.onProgress?.(1 + done, total)),
-  });
-  runner.release(); // after a failure the buffer is simply not reused
+  };
+  return { targetClass, job };
+}
+
+/** A finished run's result; `stats` counts its forward passes and model time. */
+export function glasResult(
+  targetClass: number,
+  probabilities: Float32Array,
+  perSigma: GlasSigmaResult[],
+  stats: { readonly forwardPasses: number; readonly modelMs: number },
+  startMs: number,
+): GlasResult {
   return {
     targetClass,
     pOriginal: probabilities[targetClass],
     probabilities,
     perSigma,
-    forwardPasses: runner.forwardPasses,
-    timing: { totalMs: performance.now() - start, modelMs: runner.modelMs },
+    forwardPasses: stats.forwardPasses,
+    timing: { totalMs: performance.now() - startMs, modelMs: stats.modelMs },
   };
 }
 

@@ -10,7 +10,7 @@
  */
 import { OptionError } from '../errors.js';
 import type { Classifier } from './classifier.js';
-import { argmaxRow, checkProbabilities, ForwardPassRunner } from './forward.js';
+import { checkProbabilities, ForwardPassRunner } from './forward.js';
 import type { FusionInput } from './fusion.js';
 import { fusionInput, PointResponses } from './responses.js';
 import type {
@@ -20,19 +20,11 @@ import type {
   GlasSigmaResult,
   PerturbAndFuseJob,
 } from './glas.js';
-import { checkedPoints, DEFAULT_LAMBDA } from './glas.js';
+import { checkGlasRun, glasResult, jobFromReference } from './glas.js';
 import { resolveGridLayout, type GridLayout } from './layout.js';
 import { createSeparableMask, setGaussianMask } from './masks.js';
 import { perturbInto } from './perturb.js';
-import {
-  checkBaseline,
-  checkLambda,
-  checkMode,
-  checkSample,
-  checkSigmaSets,
-  checkTargetClass,
-  perturbationsFor,
-} from './validate.js';
+import { checkBaseline, checkSample, perturbationsFor } from './validate.js';
 
 /** Light rows carry kind 1, shadow rows 0 (as the perturbation graph reads them). */
 export const LIGHT = 1;
@@ -88,27 +80,17 @@ export async function runGlasInGraph(
   options: GlasOptions,
 ): Promise<GlasResult> {
   const start = performance.now();
-  const mode = options.mode ?? 'fusion';
-  const lambda = options.lambda ?? DEFAULT_LAMBDA;
-  const layout = resolveGridLayout(classifier.inputShape, input.gridAxes, input.spacing);
   const built = classifier.gridAxes;
   if (built.length !== input.gridAxes.length || built.some((t, a) => t !== input.gridAxes[a]))
     throw new OptionError(
       `gridAxes [${input.gridAxes.join(', ')}] differ from the axes [${built.join(', ')}] ` +
         `the classifier's in-graph perturbation was built for; load it with these grid axes.`,
     );
-  checkSample(input.sample, layout);
-  checkBaseline(input.baseline, layout);
-  checkMode(mode);
-  checkLambda(lambda);
-  checkSigmaSets(options.sigmas);
-  const points = checkedPoints(options.points, layout);
-  if (options.targetClass !== undefined) checkTargetClass(options.targetClass, classifier.classes);
+  const run = checkGlasRun(classifier, input, options);
   if (!Number.isInteger(classifier.batchSize) || classifier.batchSize < 1)
     throw new OptionError(`batch size ${classifier.batchSize} must be a whole number ≥ 1`);
 
   const stats = { forwardPasses: 0, modelMs: 0 };
-  const total = 1 + options.sigmas.length * points.length * perturbationsFor(mode).length;
   await classifier.setSample(input.sample, input.baseline, input.spacing);
   const t = performance.now();
   const p = await classifier.predictSample();
@@ -116,33 +98,9 @@ export async function runGlasInGraph(
   stats.forwardPasses += 1;
   checkProbabilities(p, 1, classifier.classes);
   const probabilities = Float32Array.from(p.subarray(0, classifier.classes));
-  const targetClass = options.targetClass ?? argmaxRow(probabilities, 0, classifier.classes);
-  options.onProgress?.(1, total);
-
-  const perSigma = await perturbAndFuseInGraph(
-    classifier,
-    {
-      layout,
-      sample: input.sample,
-      baseline: input.baseline,
-      points,
-      sigmas: options.sigmas,
-      mode,
-      lambda,
-      targetClass,
-      pReference: probabilities[targetClass],
-      onProgress: options.onProgress && ((done) => options.onProgress?.(1 + done, total)),
-    },
-    stats,
-  );
-  return {
-    targetClass,
-    pOriginal: probabilities[targetClass],
-    probabilities,
-    perSigma,
-    forwardPasses: stats.forwardPasses,
-    timing: { totalMs: performance.now() - start, modelMs: stats.modelMs },
-  };
+  const { targetClass, job } = jobFromReference(run, input, options, probabilities);
+  const perSigma = await perturbAndFuseInGraph(classifier, job, stats);
+  return glasResult(targetClass, probabilities, perSigma, stats, start);
 }
 
 /**
