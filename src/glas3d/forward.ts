@@ -15,7 +15,7 @@ const idleWorkspaces = new WeakMap<Classifier, BatchWorkspace>();
 
 /**
  * Feeds a classifier from one preallocated batch buffer (batchSize samples), so peak memory
- * does not depend on how many samples are run. Callers write samples into `slot(k)` and call
+ * does not depend on how many samples are run. Callers write samples at `offset(k)` and call
  * `run(n)`; every output is checked before anyone reads it. Counts passes and model time.
  * `release()` when done lets the next runner on the same classifier reuse the buffer.
  */

@@ -209,18 +209,10 @@ export async function perturbAndFuse(
   runner: ForwardPassRunner,
   job: PerturbAndFuseJob,
 ): Promise<GlasSigmaResult[]> {
-  const { layout, sample, baseline, points, sigmas, mode, lambda, targetClass, pReference } = job;
-  const kinds = perturbationsFor(mode);
-  const itemCount = sigmas.length * points.length * kinds.length;
+  const { layout, sample, baseline, points, sigmas, mode } = job;
   const classes = runner.classifier.classes;
-  const responses = new PointResponses(
-    sigmas.length,
-    points.length,
-    kinds,
-    targetClass,
-    pReference,
-    lambda,
-  );
+  const responses = new PointResponses(job);
+  const itemCount = responses.itemCount;
 
   // Copies are made in the runner's workspace, which refills a slot incrementally when it held
   // the same kind before. Items alternate light/shadow in fusion mode, so with an even batch

@@ -24,7 +24,7 @@ import { checkGlasRun, glasResult, jobFromReference } from './glas.js';
 import { resolveGridLayout, type GridLayout } from './layout.js';
 import { createSeparableMask, setGaussianMask } from './masks.js';
 import { perturbInto } from './perturb.js';
-import { checkBaseline, checkSample, perturbationsFor } from './validate.js';
+import { checkBaseline, checkSample } from './validate.js';
 
 /** Light rows carry kind 1, shadow rows 0 (as the perturbation graph reads them). */
 export const LIGHT = 1;
@@ -113,20 +113,12 @@ export async function perturbAndFuseInGraph(
   job: PerturbAndFuseJob,
   stats: { forwardPasses: number; modelMs: number } = { forwardPasses: 0, modelMs: 0 },
 ): Promise<GlasSigmaResult[]> {
-  const { layout, points, sigmas, mode, lambda, targetClass, pReference } = job;
-  const kinds = perturbationsFor(mode);
-  const itemCount = sigmas.length * points.length * kinds.length;
+  const { layout, points, sigmas, mode } = job;
   const classes = classifier.classes;
   const rank = layout.gridDims.length;
   const batchSize = classifier.batchSize;
-  const responses = new PointResponses(
-    sigmas.length,
-    points.length,
-    kinds,
-    targetClass,
-    pReference,
-    lambda,
-  );
+  const responses = new PointResponses(job);
+  const itemCount = responses.itemCount;
 
   const rows = {
     centres: new Float64Array(batchSize * rank),

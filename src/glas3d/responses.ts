@@ -6,32 +6,40 @@
  * Items are numbered set-major: item = set·(points·kinds) + point·kinds + kind.
  */
 import { fuseMap, type FusionInput } from './fusion.js';
-import type { GlasSigmaResult } from './glas.js';
+import type { GlasSigmaResult, PerturbAndFuseJob } from './glas.js';
 import type { GridLayout } from './layout.js';
 import type { SearchPoint } from './search-points.js';
-import type { GlasMode, SigmaSet } from './validate.js';
+import { perturbationsFor, type GlasMode, type SigmaSet } from './validate.js';
 
 export class PointResponses {
   readonly light: Float64Array[];
   readonly shadow: Float64Array[];
   readonly shadowDelta: Float64Array[];
+  /** Perturbed passes the job makes: σ sets × points × kinds. */
+  readonly itemCount: number;
+  private readonly pointCount: number;
+  private readonly kinds: readonly ('light' | 'shadow')[];
+  private readonly targetClass: number;
+  /** P(y | sample), the reference of eq. 2. */
+  private readonly pReference: number;
+  private readonly lambda: number;
   private readonly perSet: number;
 
-  constructor(
-    sigmaSets: number,
-    private readonly pointCount: number,
-    private readonly kinds: readonly ('light' | 'shadow')[],
-    private readonly targetClass: number,
-    /** P(y | sample), the reference of eq. 2. */
-    private readonly pReference: number,
-    private readonly lambda: number,
-  ) {
+  constructor(job: PerturbAndFuseJob) {
+    const sigmaSets = job.sigmas.length;
+    const pointCount = job.points.length;
+    this.pointCount = pointCount;
+    this.kinds = perturbationsFor(job.mode);
+    this.targetClass = job.targetClass;
+    this.pReference = job.pReference;
+    this.lambda = job.lambda;
     const nan = () =>
       Array.from({ length: sigmaSets }, () => new Float64Array(pointCount).fill(NaN));
     this.light = nan();
     this.shadow = nan();
     this.shadowDelta = nan();
-    this.perSet = pointCount * kinds.length;
+    this.perSet = pointCount * this.kinds.length;
+    this.itemCount = sigmaSets * this.perSet;
   }
 
   /** Which σ set, point and kind an item number stands for. */

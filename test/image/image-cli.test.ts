@@ -231,17 +231,7 @@ describe('glas3d image: other photos, bad input', () => {
       ),
     );
     const out = path.join(dir, 'grey-out');
-    const r = await runCli([
-      'image',
-      grey,
-      '--model',
-      oracle,
-      '--grid',
-      '3',
-      '--out',
-      out,
-      '--json',
-    ]);
+    const r = await runOracle(grey, out, '--grid', '3', '--json');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const [summary] = JSON.parse(r.stdout);
@@ -286,19 +276,7 @@ describe('glas3d image: other photos, bad input', () => {
       .toFile(cmyk);
     expect((await sharp(cmyk).metadata()).space).toBe('cmyk');
     const out = path.join(dir, 'cmyk-out');
-    const r = await runCli([
-      'image',
-      cmyk,
-      '--model',
-      oracle,
-      '--grid',
-      '2',
-      '--mode',
-      'light',
-      '--out',
-      out,
-      '--quiet',
-    ]);
+    const r = await runOracle(cmyk, out, '--grid', '2', '--mode', 'light', '--quiet');
     expect(r.code).toBe(0);
     expect(existsSync(path.join(out, 'cmyk_glas.png'))).toBe(true);
   });
@@ -307,19 +285,7 @@ describe('glas3d image: other photos, bad input', () => {
     const png = path.join(dir, 'rec.png');
     await writeFile(png, encodePng(240, 240, 2, gradientRgb(240, 240)));
     const out = path.join(dir, 'rec-out');
-    const r = await runCli([
-      'image',
-      png,
-      '--model',
-      oracle,
-      '--grid',
-      '3',
-      '--recursive',
-      '2',
-      '--out',
-      out,
-      '--json',
-    ]);
+    const r = await runOracle(png, out, '--grid', '3', '--recursive', '2', '--json');
     expect(r.code).toBe(0);
     const [summary] = JSON.parse(r.stdout);
     const passes = summary.recursive.passes.length;
@@ -335,7 +301,7 @@ describe('glas3d image: other photos, bad input', () => {
   it('an unreadable image is one clean error line naming it', async () => {
     const bad = path.join(dir, 'bad.jpg');
     await writeFile(bad, 'not a JPEG');
-    const r = await runCli(['image', bad, '--model', oracle, '--out', path.join(dir, 'x')]);
+    const r = await runOracle(bad, path.join(dir, 'x'));
     expectCleanError(r, /cannot decode image file .*bad\.jpg/);
   });
 
@@ -362,40 +328,23 @@ describe('glas3d image: other photos, bad input', () => {
       /vector\.onnx: the model input \[10\] is not an image/,
     );
     expectCleanError(
-      await runCli(['image', png, '--model', oracle, '--class', '5', '--out', out]),
+      await runOracle(png, out, '--class', '5'),
       /class 5 is out of range: the model has 2 classes/,
     );
     const labels = path.join(dir, 'labels.txt');
     await writeFile(labels, 'cat\ndog\nbird\n');
     expectCleanError(
-      await runCli(['image', png, '--model', oracle, '--labels', labels, '--out', out]),
+      await runOracle(png, out, '--labels', labels),
       /has 3 labels but the model has 2 classes/,
     );
     expectCleanError(
-      await runCli([
-        'image',
-        png,
-        '--model',
-        oracle,
-        '--sigma-light',
-        '6,4',
-        '--sigma-shadow',
-        '3,2,1',
-        '--out',
-        out,
-      ]),
+      await runOracle(png, out, '--sigma-light', '6,4', '--sigma-shadow', '3,2,1'),
       /--sigma-light has 2 values but another σ list has 3/,
     );
-    expectCleanError(
-      await runCli(['image', png, '--model', oracle, '--class', '1', '--top', '--out', out]),
-      /--class and --top/,
-    );
+    expectCleanError(await runOracle(png, out, '--class', '1', '--top'), /--class and --top/);
     const pre = path.join(dir, 'pre.json');
     await writeFile(pre, '{"resize": 256, "crop": 224, "meen": [0.5, 0.5, 0.5]}');
-    expectCleanError(
-      await runCli(['image', png, '--model', oracle, '--preprocess', pre, '--out', out]),
-      /pre\.json: unknown key meen/,
-    );
+    expectCleanError(await runOracle(png, out, '--preprocess', pre), /pre\.json: unknown key meen/);
     expectCleanError(
       await runCli(['image', path.join(dir, 'nowhere.png'), '--model', oracle, '--out', out]),
       /nowhere\.png: no such image file or folder/,
@@ -413,11 +362,9 @@ describe('glas3d image: other photos, bad input', () => {
       '{"resize": false, "crop": 224, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}',
     );
     const out = path.join(dir, 'lab-out');
-    const r = await runCli([
-      'image',
+    const r = await runOracle(
       png,
-      '--model',
-      oracle,
+      out,
       '--grid',
       '2',
       '--class',
@@ -426,9 +373,7 @@ describe('glas3d image: other photos, bad input', () => {
       labels,
       '--preprocess',
       pre,
-      '--out',
-      out,
-    ]);
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^lab\.png: class 1 \(thing\), P = /);
     const json = JSON.parse(await readFile(path.join(out, 'lab_glas.json'), 'utf8'));

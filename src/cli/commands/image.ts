@@ -33,6 +33,7 @@ import {
   loadInGraphClassifier,
   loadOnnxClassifier,
   type Device,
+  type InGraphOnnxClassifier,
 } from '../../model/index.js';
 import { PERTURBATION_SITES, type PerturbationSite } from '../../explain/explain-volume.js';
 import { fixed, num } from '../format.js';
@@ -183,27 +184,10 @@ export function register(program: Command, io: CliIo): void {
         batchSize: flags.batch,
         device: flags.device,
       });
-      // On a GPU the perturbation runs in the model's graph, except for quantized models, whose
-      // QLinear operators have no GPU kernels (see dequantize.ts): there the host path is faster.
-      const site =
-        flags.perturbation ??
-        (flags.device === 'cpu' || isQuantizedModel(await readFile(flags.model))
-          ? 'host'
-          : 'device');
-      const inGraph =
-        site === 'device' && classifier.gridAxes?.tensorAxis.length === 2
-          ? await loadInGraphClassifier(flags.model, {
-              device: flags.device,
-              batchSize: flags.batch,
-              gridAxes: classifier.gridAxes.tensorAxis,
-            }).catch(async (e: unknown) => {
-              await classifier.dispose();
-              throw e;
-            })
-          : undefined;
       const summaries: Record<string, unknown>[] = [];
       const failures: string[] = [];
       const progress = flags.quiet || flags.json ? undefined : progressReporter(io, 'image');
+      let inGraph: InGraphOnnxClassifier | undefined;
       try {
         if (labels) checkLabels(labels, classifier.classes, flags.labels!);
         if (flags.class !== undefined) classifier.checkClass(flags.class);
@@ -211,6 +195,13 @@ export function register(program: Command, io: CliIo): void {
           throw new ModelError(
             `${flags.model}: the model input [${classifier.inputShape.join(', ')}] is not an image (expected NCHW or NHWC with 3 channels).`,
           );
+        }
+        if ((await perturbationSite(flags)) === 'device') {
+          inGraph = await loadInGraphClassifier(flags.model, {
+            device: flags.device,
+            batchSize: flags.batch,
+            gridAxes: classifier.gridAxes.tensorAxis,
+          });
         }
         const stems = outputStems(photos);
         for (const [position, path] of photos.entries()) {
@@ -281,4 +272,15 @@ export function register(program: Command, io: CliIo): void {
         );
       }
     });
+}
+
+/**
+ * Where `glas3d image` makes its perturbed copies: as asked, else on the host on the CPU, and in
+ * the model's graph on a GPU — except for quantized models, whose QLinear operators have no GPU
+ * kernels (see dequantize.ts): there the host path is faster (H100: 0.42 vs 0.62 s per image).
+ */
+async function perturbationSite(flags: ImageFlags): Promise<PerturbationSite> {
+  if (flags.perturbation) return flags.perturbation;
+  if (flags.device === 'cpu') return 'host';
+  return isQuantizedModel(new Uint8Array(await readFile(flags.model))) ? 'host' : 'device';
 }
