@@ -11,12 +11,14 @@ import { join, resolve } from 'node:path';
 import { atlasOnGrid, loadAtlas } from '../atlas/index.js';
 import { Glas3dError, OptionError } from '../errors.js';
 import { BASELINE_KINDS, type BaselineSpec } from '../explain/baselines.js';
-import { DEFAULT_SIGMA_MM, explain, type PerturbationSite } from '../explain/explain-volume.js';
+import { DEFAULT_SIGMA_MM, explain } from '../explain/explain-volume.js';
 import type { GlasMode } from '../glas3d/index.js';
 import {
   loadInGraphClassifier,
   loadOnnxClassifierOn,
+  preferredPerturbationSite,
   type InGraphOnnxClassifier,
+  type PerturbationSite,
   type AxisOrder,
   type DeviceChoice,
   type Layout,
@@ -173,7 +175,8 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
   let inGraph: InGraphOnnxClassifier | undefined;
   try {
     // On a GPU the perturbed copies are made inside the graph (loaded once for all subjects).
-    const site = options.perturbation ?? (classifier.device === 'cpu' ? 'host' : 'device');
+    const site =
+      options.perturbation ?? (await preferredPerturbationSite(classifier.device, options.model));
     if (site === 'device' && classifier.gridAxes?.tensorAxis.length === 3) {
       inGraph = await loadInGraphClassifier(options.model, {
         layout: options.layout,

@@ -22,6 +22,8 @@ import { runGlasInGraph, type PerturbingClassifier } from '../glas3d/in-graph.js
 import {
   loadInGraphClassifier,
   loadOnnxClassifier,
+  preferredPerturbationSite,
+  type PerturbationSite,
   toModelTensor,
   type InGraphOnnxClassifier,
   type GridAxes,
@@ -68,18 +70,14 @@ export interface ExplainOptions {
   /**
    * Where the perturbed copies are made: 'host' (in JS, one batch buffer; exact) or 'device'
    * (inside the ONNX graph, on the model's device: only centres and σ travel; see the README's
-   * GPU section). Default: 'device' when the model runs on a GPU (and `inGraph` is given or the
-   * model is a file or bytes), else 'host'. Recursive GLAS follows the same choice.
+   * GPU section). Default: 'device' when `inGraph` is given, else preferredPerturbationSite for
+   * a model given as a file or bytes, else 'host'. Recursive GLAS follows the same choice.
    */
   perturbation?: PerturbationSite;
   /** An in-graph classifier already loaded for this model (reused across subjects). */
   inGraph?: PerturbingClassifier;
   onProgress?: (done: number, total: number) => void;
 }
-
-/** Where GLAS makes its perturbed copies: in JS on the host, or inside the model's graph. */
-export type PerturbationSite = 'host' | 'device';
-export const PERTURBATION_SITES: readonly PerturbationSite[] = ['host', 'device'];
 
 export interface RegionScore {
   rank: number;
@@ -198,10 +196,14 @@ export async function explain(
     if (options.targetClass !== undefined) classifier.checkClass(options.targetClass);
     const input = { sample, baseline, gridAxes: axes.tensorAxis, spacing: spacingMm(volume) };
 
-    // On a GPU by default — when the in-graph twin is given or can be loaded from the model here.
-    const canLoadTwin = options.inGraph !== undefined || ownsClassifier;
+    // A classifier passed in without its in-graph twin can only perturb on the host.
     const perturbation =
-      options.perturbation ?? (classifier.device !== 'cpu' && canLoadTwin ? 'device' : 'host');
+      options.perturbation ??
+      (options.inGraph
+        ? 'device'
+        : ownsClassifier
+          ? await preferredPerturbationSite(classifier.device, options.model as string | Uint8Array)
+          : 'host');
     let inGraph = perturbation === 'device' ? options.inGraph : undefined;
     if (perturbation === 'device' && !inGraph) {
       if (!ownsClassifier)

@@ -47,7 +47,10 @@ export {
 export {
   InGraphOnnxClassifier,
   loadInGraphClassifier,
+  preferredPerturbationSite,
   probeInGraphBatchSize,
+  PERTURBATION_SITES,
+  type PerturbationSite,
   type InGraphClassifierOptions,
 } from './combined-model.js';
 export {

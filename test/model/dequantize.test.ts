@@ -10,7 +10,13 @@ import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { preprocessImage, toModelSample } from '../../src/image/index.js';
-import { dequantizeModel, gridAxesOf, isQuantizedModel } from '../../src/model/index.js';
+import {
+  buildPaperCnn3d,
+  dequantizeModel,
+  gridAxesOf,
+  isQuantizedModel,
+  preferredPerturbationSite,
+} from '../../src/model/index.js';
 
 const { onnx } = onnxProto;
 const T = onnx.TensorProto.DataType;
@@ -146,4 +152,16 @@ describe('dequantizeModel', () => {
       }
     }
   });
+
+  it.skipIf(!ready)(
+    'preferredPerturbationSite: host on the CPU and for the int8 model, the graph on a GPU otherwise',
+    async () => {
+      const cnn = buildPaperCnn3d({ inputShape: [1, 16, 20, 16], seed: 1 });
+      expect(await preferredPerturbationSite('cpu', cnn)).toBe('host');
+      expect(await preferredPerturbationSite('webgpu', cnn)).toBe('device');
+      expect(await preferredPerturbationSite('webgpu', MODEL)).toBe('host'); // QLinear ops
+      const twin = dequantizeModel(new Uint8Array(readFileSync(MODEL)));
+      expect(await preferredPerturbationSite('webgpu', twin)).toBe('device');
+    },
+  );
 });

@@ -4,15 +4,18 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadAtlas } from '../../atlas/index.js';
 import { BASELINE_KINDS, type BaselineSpec } from '../../explain/baselines.js';
-import {
-  DEFAULT_SIGMA_MM,
-  explain,
-  PERTURBATION_SITES,
-  type PerturbationSite,
-} from '../../explain/explain-volume.js';
+import { DEFAULT_SIGMA_MM, explain } from '../../explain/explain-volume.js';
 import { OptionError } from '../../errors.js';
 import type { GlasMode } from '../../glas3d/index.js';
-import { DEVICES, LAYOUTS, type AxisOrder, type Device, type Layout } from '../../model/index.js';
+import {
+  DEVICES,
+  LAYOUTS,
+  PERTURBATION_SITES,
+  type AxisOrder,
+  type Device,
+  type Layout,
+  type PerturbationSite,
+} from '../../model/index.js';
 import { writeExplanation } from '../../report/explanation-files.js';
 import {
   INTENSITY_NORMALIZATIONS,

@@ -3,7 +3,7 @@
  * Per photo: the map over the photo (PNG at the photo's size), the raw map (.npy) and a JSON
  * record; several σ sets give one map each and a coarse-to-fine strip. See src/image/outputs.ts.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { Glas3dError, ModelError, OptionError } from '../../errors.js';
@@ -29,13 +29,14 @@ import { readPreprocessOptions } from '../../image/preprocess-file.js';
 import { outputStems, writeImageOutputs } from '../../image/outputs.js';
 import {
   DEVICES,
-  isQuantizedModel,
   loadInGraphClassifier,
   loadOnnxClassifier,
+  PERTURBATION_SITES,
+  preferredPerturbationSite,
+  type PerturbationSite,
   type Device,
   type InGraphOnnxClassifier,
 } from '../../model/index.js';
-import { PERTURBATION_SITES, type PerturbationSite } from '../../explain/explain-volume.js';
 import { fixed, num } from '../format.js';
 import type { CliIo } from '../io.js';
 import { parseCount, parseNumberList } from '../options.js';
@@ -196,7 +197,9 @@ export function register(program: Command, io: CliIo): void {
             `${flags.model}: the model input [${classifier.inputShape.join(', ')}] is not an image (expected NCHW or NHWC with 3 channels).`,
           );
         }
-        if ((await perturbationSite(flags)) === 'device') {
+        const site =
+          flags.perturbation ?? (await preferredPerturbationSite(flags.device, flags.model));
+        if (site === 'device') {
           inGraph = await loadInGraphClassifier(flags.model, {
             device: flags.device,
             batchSize: flags.batch,
@@ -272,15 +275,4 @@ export function register(program: Command, io: CliIo): void {
         );
       }
     });
-}
-
-/**
- * Where `glas3d image` makes its perturbed copies: as asked, else on the host on the CPU, and in
- * the model's graph on a GPU — except for quantized models, whose QLinear operators have no GPU
- * kernels (see dequantize.ts): there the host path is faster (H100: 0.42 vs 0.62 s per image).
- */
-async function perturbationSite(flags: ImageFlags): Promise<PerturbationSite> {
-  if (flags.perturbation) return flags.perturbation;
-  if (flags.device === 'cpu') return 'host';
-  return isQuantizedModel(new Uint8Array(await readFile(flags.model))) ? 'host' : 'device';
 }

@@ -4,11 +4,7 @@ import { parseShard } from '../../cohort/subjects.js';
 import { runCohort, type RunEvent, type RunSummary } from '../../cohort/run.js';
 import type { CohortRegionRow } from '../../cohort/cohort-outputs.js';
 import { Glas3dError } from '../../errors.js';
-import {
-  DEFAULT_SIGMA_MM,
-  PERTURBATION_SITES,
-  type PerturbationSite,
-} from '../../explain/explain-volume.js';
+import { DEFAULT_SIGMA_MM } from '../../explain/explain-volume.js';
 import type { GlasMode } from '../../glas3d/index.js';
 import {
   DEVICE_CHOICES,
@@ -16,6 +12,8 @@ import {
   type AxisOrder,
   type DeviceChoice,
   type Layout,
+  PERTURBATION_SITES,
+  type PerturbationSite,
 } from '../../model/index.js';
 import { INTENSITY_NORMALIZATIONS, type IntensityNormalization } from '../../volume/index.js';
 import { fixed, formatTable, num } from '../format.js';
