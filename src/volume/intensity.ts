@@ -38,7 +38,6 @@ export function fitIntensityNormalization(
   method: IntensityNormalization,
 ): IntensityTransform {
   const d = volume.data;
-  const nonzero = () => Uint8Array.from(d, (v) => (v !== 0 ? 1 : 0));
   switch (method) {
     case 'none':
       return { method, offset: 0, scale: 1, clip: false };
@@ -55,7 +54,13 @@ export function fitIntensityNormalization(
       let ss = 0;
       for (let o = 0; o < d.length; o++) if (d[o] !== 0) ss += (d[o] - mean) ** 2;
       const sd = n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
-      return { method, offset: mean, scale: sd > 0 ? 1 / sd : 1, clip: false, inside: nonzero() };
+      return {
+        method,
+        offset: mean,
+        scale: sd > 0 ? 1 / sd : 1,
+        clip: false,
+        inside: nonzeroMask(d),
+      };
     }
     case 'minmax': {
       let min = Infinity;
@@ -67,7 +72,7 @@ export function fitIntensityNormalization(
       return { method, offset: min, scale: max > min ? 1 / (max - min) : 0, clip: false };
     }
     case 'percentile': {
-      const values = d.filter((v) => v !== 0).sort();
+      const values = nonzeroValues(d).sort();
       const at = (q: number) =>
         values.length ? values[Math.min(values.length - 1, Math.floor(q * values.length))] : 0;
       const lo = at(0.01);
@@ -77,7 +82,7 @@ export function fitIntensityNormalization(
         offset: lo,
         scale: hi > lo ? 1 / (hi - lo) : 0,
         clip: true,
-        inside: nonzero(),
+        inside: nonzeroMask(d),
       };
     }
     default:
@@ -85,6 +90,27 @@ export function fitIntensityNormalization(
         `unknown intensity normalization '${String(method)}': use one of ${INTENSITY_NORMALIZATIONS.join(', ')}.`,
       );
   }
+}
+
+// Plain loops: TypedArray.from with a map function and TypedArray.filter call back per voxel and
+// took over a second for one 2 mm MNI volume (Node 20), longer than the rest of a subject's
+// non-model work.
+
+/** 1 where `d` is non-zero, else 0. */
+function nonzeroMask(d: Float32Array): Uint8Array {
+  const mask = new Uint8Array(d.length);
+  for (let o = 0; o < d.length; o++) if (d[o] !== 0) mask[o] = 1;
+  return mask;
+}
+
+/** The non-zero values of `d`, in order. */
+function nonzeroValues(d: Float32Array): Float32Array {
+  let n = 0;
+  for (let o = 0; o < d.length; o++) if (d[o] !== 0) n++;
+  const values = new Float32Array(n);
+  n = 0;
+  for (let o = 0; o < d.length; o++) if (d[o] !== 0) values[n++] = d[o];
+  return values;
 }
 
 /** Apply a fitted transform to data on the same grid; voxels outside `inside` become 0. */
