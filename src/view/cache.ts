@@ -7,18 +7,112 @@
  * Entries live in $GLAS3D_CACHE_DIR, else $XDG_CACHE_HOME/glas3d/view, else
  * ~/.cache/glas3d/view — never in a results folder. The cache is an optimisation only: an entry
  * that cannot be read is made again, and one that cannot be written is not kept.
+ *
+ * Keys change with glas3d's version and the grid, so old entries would pile up: each write
+ * prunes the folder (pruneViewCache) — entries not used for $GLAS3D_CACHE_MAX_DAYS (30) days
+ * go, then the least recently used until the entries take at most $GLAS3D_CACHE_MAX_MB (250)
+ * MB. 'Used' is the entry's modification time, set on every write and every hit (access times
+ * are not kept on noatime mounts). Only files named as this cache names them are touched.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { packageRoot } from '../atlas/package-root.js';
 
 /** The cache folder for `env`. */
 export function viewCacheDir(env: Record<string, string | undefined> = process.env): string {
   if (env.GLAS3D_CACHE_DIR) return env.GLAS3D_CACHE_DIR;
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'glas3d', 'view');
+}
+
+/** How much the cache keeps: entries used within `maxAgeMs`, newest first, up to `maxBytes`. */
+export interface ViewCacheLimits {
+  maxBytes: number;
+  maxAgeMs: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** A limit from the environment: a number ≥ 0, else (unset, empty, not a number) `fallback`. */
+function envLimit(value: string | undefined, fallback: number): number {
+  const n = value === undefined || value.trim() === '' ? NaN : Number(value);
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+/** The cache's limits for `env`: $GLAS3D_CACHE_MAX_MB (250) and $GLAS3D_CACHE_MAX_DAYS (30). */
+export function viewCacheLimits(
+  env: Record<string, string | undefined> = process.env,
+): ViewCacheLimits {
+  return {
+    maxBytes: envLimit(env.GLAS3D_CACHE_MAX_MB, 250) * 1e6,
+    maxAgeMs: envLimit(env.GLAS3D_CACHE_MAX_DAYS, 30) * DAY_MS,
+  };
+}
+
+/** The names this cache gives its files: entries, and entries being written (cachedParts). */
+const ENTRY = /^[0-9a-f]{64}\.bin$/;
+const TEMP = /^[0-9a-f]{64}\.bin\.\d+\.\d+\.tmp$/;
+/** A temporary file this old was left by a writer that died: no write takes an hour. */
+const TEMP_ORPHANED_MS = 3_600_000;
+
+/**
+ * Remove from `dir` the entries not used (written or read) within `limits.maxAgeMs` of `now`,
+ * then, least recently used first, those beyond `limits.maxBytes` in all, and temporary files
+ * a dead writer left. The entry named `keep` (the one just written) stays and counts first.
+ * Files and folders not named as the cache names its own are never touched. Never fails: a
+ * folder that cannot be read is left as it is, and a file that cannot be removed, or that
+ * another process removed first (two servers pruning at once), is passed over.
+ */
+export async function pruneViewCache(
+  dir: string,
+  limits: ViewCacheLimits,
+  now: number = Date.now(),
+  keep?: string,
+): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  const remove = (name: string) => rm(join(dir, name), { force: true }).catch(() => undefined);
+  const found = await Promise.all(
+    names
+      .filter((name) => ENTRY.test(name) || TEMP.test(name))
+      .map(async (name) => {
+        const s = await lstat(join(dir, name)).catch(() => undefined);
+        return s?.isFile() ? { name, size: s.size, used: s.mtimeMs } : undefined;
+      }),
+  );
+  const files = found.filter((f) => f !== undefined);
+  for (const { name, used } of files) {
+    if (TEMP.test(name) && now - used > TEMP_ORPHANED_MS) await remove(name);
+  }
+  // Newest first, so what is over the size limit is what was used least recently; the oldest
+  // are also the ones past the age limit.
+  const entries = files
+    .filter((f) => ENTRY.test(f.name))
+    .sort((a, b) => Number(b.name === keep) - Number(a.name === keep) || b.used - a.used);
+  let total = 0;
+  for (const { name, size, used } of entries) {
+    total += size;
+    if (name !== keep && (now - used > limits.maxAgeMs || total > limits.maxBytes)) {
+      await remove(name);
+    }
+  }
 }
 
 let version: string | undefined;
@@ -71,8 +165,9 @@ function unpack(bytes: Uint8Array, count: number): Uint8Array[] | undefined {
 
 /**
  * The `count` byte arrays `make` returns, kept in the cache under `key` (any JSON value; the
- * version of glas3d is added): read back when a whole entry exists, else made and stored —
- * written under a temporary name and renamed, so no reader ever sees half an entry.
+ * version of glas3d is added): read back when a whole entry exists (and marked as used), else
+ * made and stored — written under a temporary name and renamed, so no reader ever sees half an
+ * entry — and the cache pruned.
  */
 export async function cachedParts(
   key: unknown,
@@ -86,7 +181,11 @@ export async function cachedParts(
   const path = join(dir, `${hash}.bin`);
   try {
     const parts = unpack(await readFile(path), count);
-    if (parts) return parts;
+    if (parts) {
+      const now = new Date();
+      await utimes(path, now, now).catch(() => undefined);
+      return parts;
+    }
   } catch {
     // no entry yet (or unreadable): make it
   }
@@ -99,5 +198,6 @@ export async function cachedParts(
   } catch {
     await rm(temp, { force: true }).catch(() => undefined);
   }
+  await pruneViewCache(dir, viewCacheLimits(), Date.now(), basename(path)).catch(() => undefined);
   return parts;
 }
