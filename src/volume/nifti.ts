@@ -4,7 +4,8 @@
  * the data itself are ours, so that every malformed file gives a NiftiError naming the file.
  */
 import { readFile } from 'node:fs/promises';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip, gunzipSync, gzip } from 'node:zlib';
 import * as niftiReader from 'nifti-reader-js';
 import { NiftiError } from '../errors.js';
 import {
@@ -68,6 +69,12 @@ export interface ReadNiftiOptions {
 const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
 const GIB = 1024 ** 3;
 
+// Files are (de)compressed on libuv's thread pool, off the JS thread: a cohort run's reads and
+// writes then overlap with onnxruntime's runs (which block the JS thread), and several maps of
+// one subject compress in parallel.
+const gunzipAsync = promisify(gunzip);
+const gzipAsync = promisify(gzip);
+
 /** Read and validate a `.nii` or `.nii.gz` file. */
 export async function readNifti(path: string, options: ReadNiftiOptions = {}): Promise<NiftiImage> {
   let bytes: Uint8Array;
@@ -77,6 +84,13 @@ export async function readNifti(path: string, options: ReadNiftiOptions = {}): P
     throw new NiftiError(
       `${path}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? e}).`,
     );
+  }
+  if (isGzip(bytes)) {
+    try {
+      bytes = await gunzipAsync(bytes, gunzipOptions(options));
+    } catch (e) {
+      throw gzipError(e, path);
+    }
   }
   return parseNifti(bytes, path, options);
 }
@@ -88,7 +102,7 @@ export function parseNifti(
   options: ReadNiftiOptions = {},
 ): NiftiImage {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  const bytes = decompressIfGzip(input, name, maxBytes);
+  const bytes = decompressIfGzip(input, name, options);
   if (bytes.byteLength === 0) throw new NiftiError(`${name}: the file is empty.`);
   if (bytes.byteLength < 348) {
     throw new NiftiError(
@@ -141,19 +155,30 @@ export function parseNifti(
   return { header, raw, dims: spatial, volumes, affine, affineSource: source };
 }
 
-function decompressIfGzip(bytes: Uint8Array, name: string, maxBytes: number): Uint8Array {
-  if (bytes.byteLength < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+const isGzip = (bytes: Uint8Array) =>
+  bytes.byteLength >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+
+/** The cap stops a corrupt or hostile header from exhausting memory while inflating. */
+const gunzipOptions = (options: ReadNiftiOptions) => ({
+  maxOutputLength: Math.min((options.maxBytes ?? DEFAULT_MAX_BYTES) * 8 + 65536, 2 ** 32 - 1),
+});
+
+function gzipError(e: unknown, name: string): NiftiError {
+  const msg = (e as Error).message;
+  const hint = /unexpected end/i.test(msg)
+    ? 'the gzip stream is truncated (an interrupted copy or download?)'
+    : /maxOutputLength|buffer/i.test(msg)
+      ? 'it decompresses to more data than allowed'
+      : `the gzip data is corrupt (${msg})`;
+  return new NiftiError(`${name}: cannot decompress: ${hint}.`);
+}
+
+function decompressIfGzip(bytes: Uint8Array, name: string, options: ReadNiftiOptions): Uint8Array {
+  if (!isGzip(bytes)) return bytes;
   try {
-    // The cap stops a corrupt or hostile header from exhausting memory while inflating.
-    return gunzipSync(bytes, { maxOutputLength: Math.min(maxBytes * 8 + 65536, 2 ** 32 - 1) });
+    return gunzipSync(bytes, gunzipOptions(options));
   } catch (e) {
-    const msg = (e as Error).message;
-    const hint = /unexpected end/i.test(msg)
-      ? 'the gzip stream is truncated (an interrupted copy or download?)'
-      : /maxOutputLength|buffer/i.test(msg)
-        ? 'it decompresses to more data than allowed'
-        : `the gzip data is corrupt (${msg})`;
-    throw new NiftiError(`${name}: cannot decompress: ${hint}.`);
+    throw gzipError(e, name);
   }
 }
 
@@ -402,7 +427,7 @@ function writeConverted(target: VoxelArray, source: VoxelArray, datatype: NiftiD
 /** Write a volume as `.nii` or `.nii.gz` (by the name), atomically: temp file, then rename. */
 export async function writeNifti(path: string, input: NiftiWriteInput): Promise<void> {
   const encoded = encodeNifti1(input);
-  const payload = path.endsWith('.gz') ? gzipSync(encoded, { level: 6 }) : encoded;
+  const payload = path.endsWith('.gz') ? await gzipAsync(encoded, { level: 6 }) : encoded;
   await writeFileAtomic(path, payload);
 }
 

@@ -296,6 +296,11 @@ describe('bad input gives a NiftiError that names the file', () => {
     const gz = gzipSync(good());
     return expectRefused(gz.subarray(0, gz.length - 40), /truncated/, 'bad.nii.gz');
   });
+  it('corrupt gzip', () => {
+    const gz = Uint8Array.from(gzipSync(good()));
+    for (let i = 20; i < 60; i++) gz[i] ^= 0x5a;
+    return expectRefused(gz, /cannot decompress/, 'bad.nii.gz');
+  });
   it('data shorter than the header says', () =>
     expectRefused(good().subarray(0, 352 + 100), /shorter than the header says/));
   it('wrong magic', () => {
