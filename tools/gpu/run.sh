@@ -16,7 +16,9 @@
 #   5. then (unless GLAS3D_GPU_PROFILE=0) runs bench/gpu-profile.ts for GPU kernel times per
 #      model, into OUTDIR/profile.json and profile.log (limit $GLAS3D_GPU_PROFILE_S, default 180 s);
 #   6. with GLAS3D_GPU_CLI=1, runs tools/gpu/cli-check.sh: glas3d synth + glas3d run on WebGPU,
-#      perturbation in the graph vs on the host (OUTDIR/cli.log).
+#      perturbation in the graph vs on the host (OUTDIR/cli.log);
+#   7. with GLAS3D_GPU_BATCHES="32 64 …", runs the bench once per batch size on WebGPU for the
+#      cases in $GLAS3D_GPU_SWEEP_CASES (default 2d-float): OUTDIR/sweep.log and sweep-N.json.
 set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUTDIR=${1:?usage: tools/gpu/run.sh OUTDIR [bench options]}
@@ -132,4 +134,11 @@ if [ "${GLAS3D_GPU_CLI:-0}" = 1 ]; then
   echo "== glas3d CLI end to end (tools/gpu/cli-check.sh)" | tee -a "$ENVLOG"
   NODE=$NODE WORK=$WORK OUTDIR=$OUTDIR timeout 300 bash "$REPO/tools/gpu/cli-check.sh"
 fi
+for batch in ${GLAS3D_GPU_BATCHES:-}; do
+  echo "== batch sweep: --batch $batch --cases ${GLAS3D_GPU_SWEEP_CASES:-2d-float}" | tee -a "$OUTDIR/sweep.log"
+  timeout --kill-after=15 120 "$NODE" bench.mjs --data "$WORK/app/data" --devices webgpu \
+    --cases "${GLAS3D_GPU_SWEEP_CASES:-2d-float}" --batch "$batch" --no-placements --budget-s 90 \
+    --out "$OUTDIR/sweep-$batch.json" 2>>"$OUTDIR/sweep-stderr.log" |
+    sed -n '/^case  /,/^$/p' | tee -a "$OUTDIR/sweep.log"
+done
 exit "$rc"
