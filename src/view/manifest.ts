@@ -467,11 +467,51 @@ function sigmaList(values: unknown, fallback: number[]): number[] {
     : fallback;
 }
 
+/** The table of a results folder (regions.csv), parsed into the manifest, not served. */
+async function regionsCsv(table: FileTable): Promise<Record<string, string>[]> {
+  const text = await table.read('regions.csv');
+  return text === undefined ? [] : parseDelimited(text, ',');
+}
+
+/** What each kind of folder reads its own way; manifestOf makes the rest the same way. */
+interface KindParts extends Pick<ViewManifest, 'kind' | 'sigmaMm' | 'cohortMaps' | 'subjects'> {
+  /** run.json or explanation.json: the target class, mode and baseline. */
+  summary: Record<string, unknown>;
+  /** The grid the summary records (run.json has one), else the first map's grid is read. */
+  recordedGrid: unknown;
+  firstMap: string | undefined;
+  atlas: AtlasFiles | undefined;
+  csv: Record<string, string>[];
+  /** Which point of a region the table gives: a run's centre, an explanation's search point. */
+  pointColumns: 'centre' | 'search';
+}
+
+/** The manifest of a folder from its kind's parts: the atlas on the maps' grid, the table's
+ *  rows against that atlas, and the settings the summary records. */
+async function manifestOf(table: FileTable, parts: KindParts): Promise<ViewManifest> {
+  const { summary } = parts;
+  const grid = await gridOf(parts.recordedGrid, table.pathOf(parts.firstMap));
+  const atlas = await viewAtlas(parts.atlas, grid, table);
+  return {
+    version: 1,
+    kind: parts.kind,
+    title: basename(table.root),
+    sigmaMm: parts.sigmaMm,
+    grid: gridInfo(grid),
+    targetClass: typeof summary.targetClass === 'number' ? summary.targetClass : undefined,
+    mode: typeof summary.mode === 'string' ? summary.mode : undefined,
+    baseline: typeof summary.baseline === 'string' ? summary.baseline : undefined,
+    cohortMaps: parts.cohortMaps,
+    subjects: parts.subjects,
+    regions: parts.csv.map((r) => regionRow(r, atlas, parts.pointColumns)),
+    atlas,
+    notes: table.notes,
+  };
+}
+
 async function buildRun(table: FileTable): Promise<ViewManifest> {
   const run = (await readJson(table, 'run.json')) ?? {};
-  // The cohort table is parsed into the manifest, not served.
-  const text = await table.read('regions.csv');
-  const csv = text === undefined ? [] : parseDelimited(text, ',');
+  const csv = await regionsCsv(table);
   const sigmaFromCsv = [...new Set(csv.map((r) => Number(r.sigma_mm)))];
   let sigmaMm = sigmaList(run.sigmaMm, sigmaFromCsv);
   if (sigmaMm.length === 0) {
@@ -503,30 +543,23 @@ async function buildRun(table: FileTable): Promise<ViewManifest> {
         });
     }
   }
-  const firstMap = cohortMaps[0]?.url ?? subjects.find((x) => x.maps.length > 0)?.maps[0].url;
-  const grid = await gridOf(run.grid, table.pathOf(firstMap));
-  const view = await viewAtlas(atlas, grid, table);
-  return {
-    version: 1,
+  return manifestOf(table, {
     kind: 'run',
-    title: basename(table.root),
+    summary: run,
     sigmaMm,
-    grid: gridInfo(grid),
-    targetClass: typeof run.targetClass === 'number' ? run.targetClass : undefined,
-    mode: typeof run.mode === 'string' ? run.mode : undefined,
-    baseline: typeof run.baseline === 'string' ? run.baseline : undefined,
     cohortMaps,
     subjects,
-    regions: csv.map((r) => regionRow(r, view, 'centre')),
-    atlas: view,
-    notes: table.notes,
-  };
+    recordedGrid: run.grid,
+    firstMap: cohortMaps[0]?.url ?? subjects.find((x) => x.maps.length > 0)?.maps[0].url,
+    atlas,
+    csv,
+    pointColumns: 'centre',
+  });
 }
 
 async function buildExplain(table: FileTable): Promise<ViewManifest> {
   const summary = (await readJson(table, 'explanation.json')) ?? {};
-  const text = await table.read('regions.csv');
-  const csv = text === undefined ? [] : parseDelimited(text, ',');
+  const csv = await regionsCsv(table);
   const sigmaMm = sigmaList(summary.sigmaMm, [...new Set(csv.map((r) => Number(r.sigma_mm)))]);
   const files = (summary.files ?? {}) as { saliency?: unknown };
   const saliency = Array.isArray(files.saliency) ? (files.saliency as string[]) : [];
@@ -548,23 +581,18 @@ async function buildExplain(table: FileTable): Promise<ViewManifest> {
     maps,
     sourceUrl: volume && NIFTI.test(volume) ? await table.outside(volume) : undefined,
   };
-  const grid = await gridOf(undefined, table.pathOf(maps[0]?.url));
-  const view = await viewAtlas(atlas, grid, table);
-  return {
-    version: 1,
+  return manifestOf(table, {
     kind: 'explain',
-    title: basename(table.root),
+    summary,
     sigmaMm,
-    grid: gridInfo(grid),
-    targetClass: typeof summary.targetClass === 'number' ? summary.targetClass : undefined,
-    mode: typeof summary.mode === 'string' ? summary.mode : undefined,
-    baseline: typeof summary.baseline === 'string' ? summary.baseline : undefined,
     cohortMaps: [],
     subjects: [subject],
-    regions: csv.map((r) => regionRow(r, view, 'search')),
-    atlas: view,
-    notes: table.notes,
-  };
+    recordedGrid: undefined,
+    firstMap: maps[0]?.url,
+    atlas,
+    csv,
+    pointColumns: 'search',
+  });
 }
 
 /** Which kind of results folder `dir` (a real path) is, or undefined. */
