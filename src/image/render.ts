@@ -61,11 +61,19 @@ const TURBO_LUT: Uint8Array = (() => {
  * The crop's map (width × height, x fastest) resampled onto the original photo: bilinear in crop
  * pixel coordinates (clamped at the crop's edge), NaN where the photo pixel lies outside the crop.
  * Photo pixel centres go through `originalToCrop`, so this is the inverse of the preprocessing.
+ * The transform is separable: the crop covers the photo columns and rows flagged 1 in
+ * `columnsInCrop` and `rowsInCrop`.
  */
 export function mapOnPhoto(
   map: Float32Array,
   geometry: CropGeometry,
-): { data: Float32Array; width: number; height: number } {
+): {
+  data: Float32Array;
+  width: number;
+  height: number;
+  columnsInCrop: Uint8Array;
+  rowsInCrop: Uint8Array;
+} {
   const { width: w, height: h, originalWidth: W, originalHeight: H } = geometry;
   if (map.length !== w * h) {
     throw new RangeError(`mapOnPhoto: the map has ${map.length} values, the crop ${w}×${h}`);
@@ -77,10 +85,14 @@ export function mapOnPhoto(
   for (let X = 0; X < W; X++) cx[X] = originalToCrop(geometry, X, 0)[0];
   for (let Y = 0; Y < H; Y++) cy[Y] = originalToCrop(geometry, 0, Y)[1];
   const inside = (v: number, n: number) => v >= -0.5 && v <= n - 0.5;
+  const columnsInCrop = new Uint8Array(W);
+  const rowsInCrop = new Uint8Array(H);
+  for (let X = 0; X < W; X++) columnsInCrop[X] = inside(cx[X], w) ? 1 : 0;
+  for (let Y = 0; Y < H; Y++) rowsInCrop[Y] = inside(cy[Y], h) ? 1 : 0;
   for (let Y = 0; Y < H; Y++) {
     const y = cy[Y];
     const row = Y * W;
-    if (!inside(y, h)) {
+    if (!rowsInCrop[Y]) {
       out.fill(NaN, row, row + W);
       continue;
     }
@@ -91,7 +103,7 @@ export function mapOnPhoto(
     const r1 = h === 1 ? r0 : r0 + w;
     for (let X = 0; X < W; X++) {
       const x = cx[X];
-      if (!inside(x, w)) {
+      if (!columnsInCrop[X]) {
         out[row + X] = NaN;
         continue;
       }
@@ -104,7 +116,7 @@ export function mapOnPhoto(
       out[row + X] = top + (bottom - top) * fy;
     }
   }
-  return { data: out, width: W, height: H };
+  return { data: out, width: W, height: H, columnsInCrop, rowsInCrop };
 }
 
 export interface OverlayOptions {
@@ -132,17 +144,20 @@ export async function renderOverlay(
       `renderOverlay: the photo is ${photo.width}×${photo.height}, the crop came from ${geometry.originalWidth}×${geometry.originalHeight}`,
     );
   }
-  const { data: onPhoto, width: W, height: H } = mapOnPhoto(map, geometry);
+  const onPhoto = mapOnPhoto(map, geometry);
+  const { data, width: W, height: H } = onPhoto;
   let lo = Infinity;
   let hi = -Infinity;
-  for (const v of map) {
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
+  for (let i = 0; i < map.length; i++) {
+    if (map[i] < lo) lo = map[i];
+    if (map[i] > hi) hi = map[i];
   }
-  const range = hi > lo ? hi - lo : 1;
+  const scale = 255 / (hi > lo ? hi - lo : 1);
   const line = Math.max(1, Math.round(Math.min(W, H) / 300));
-  const isIn = (X: number, Y: number) =>
-    X >= 0 && Y >= 0 && X < W && Y < H && !Number.isNaN(onPhoto[X + W * Y]);
+  // A pixel of the crop is on its edge when a pixel `line` away, across or along, is outside it;
+  // the crop being a rectangle of columns × rows, that is decided per column and per row.
+  const columnEdge = edgeFlags(onPhoto.columnsInCrop, line);
+  const rowEdge = edgeFlags(onPhoto.rowsInCrop, line);
   const layer = Buffer.alloc(W * H * 4);
   const a = Math.round(alpha * 255);
   const dim = Math.round((1 - keep) * 255);
@@ -150,20 +165,17 @@ export async function renderOverlay(
     for (let X = 0; X < W; X++) {
       const i = X + W * Y;
       const o = 4 * i;
-      const v = onPhoto[i];
+      const v = data[i];
       if (Number.isNaN(v)) {
         layer[o + 3] = dim; // black over the photo: dimmed
         continue;
       }
-      const edge =
-        !isIn(X - line, Y) || !isIn(X + line, Y) || !isIn(X, Y - line) || !isIn(X, Y + line);
-      // The crop's edge, where it lies inside the photo (not along the photo's own border).
-      const photoBorder = X < line || Y < line || X >= W - line || Y >= H - line;
-      if (edge && !photoBorder) {
+      const flags = columnEdge[X] | rowEdge[Y];
+      if (flags === EDGE) {
         layer[o] = layer[o + 1] = layer[o + 2] = layer[o + 3] = 255;
         continue;
       }
-      const c = 3 * Math.round(((v - lo) / range) * 255);
+      const c = 3 * Math.round((v - lo) * scale);
       layer[o] = TURBO_LUT[c];
       layer[o + 1] = TURBO_LUT[c + 1];
       layer[o + 2] = TURBO_LUT[c + 2];
@@ -177,6 +189,24 @@ export async function renderOverlay(
     .removeAlpha()
     .png()
     .toBuffer();
+}
+
+const EDGE = 1;
+const PHOTO_BORDER = 2;
+
+/**
+ * Along one photo axis: EDGE where the pixel `line` before or after is outside the crop (or the
+ * photo), PHOTO_BORDER within `line` of the photo's own border, where no edge is drawn.
+ */
+function edgeFlags(inCrop: Uint8Array, line: number): Uint8Array {
+  const n = inCrop.length;
+  const flags = new Uint8Array(n);
+  for (let k = 0; k < n; k++) {
+    const border = k < line || k >= n - line;
+    const edge = border || !inCrop[k - line] || !inCrop[k + line];
+    flags[k] = (edge ? EDGE : 0) | (border ? PHOTO_BORDER : 0);
+  }
+  return flags;
 }
 
 /**
