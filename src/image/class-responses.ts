@@ -7,11 +7,9 @@
  */
 import { OptionError } from '../errors.js';
 import {
-  createSeparableMask,
   DEFAULT_LAMBDA,
   ForwardPassRunner,
   fuseMap,
-  perturbInto,
   resolveGridLayout,
   searchPointsFromList,
   setGaussianMask,
@@ -94,7 +92,12 @@ export async function classResponses(
   const first = runner.forwardPasses;
   const total = first + jobs.length * checked.length;
   options.onProgress?.(first, total);
-  const mask = createSeparableMask(layout);
+  // Copies are made in the runner's workspace as runGlas makes them (bit for bit perturbInto's),
+  // begun after the unperturbed pass wrote slot 0. Light σ run before shadow σ, so a slot changes
+  // kind at most once; otherwise the workspace refills it incrementally.
+  const workspace = runner.workspace;
+  workspace.begin(input.sample, input.baseline);
+  const mask = workspace.mask;
   const slotJob = new Int32Array(runner.batchSize);
   const slotPoint = new Int32Array(runner.batchSize);
   let filled = 0;
@@ -111,14 +114,7 @@ export async function classResponses(
   for (let j = 0; j < jobs.length; j++) {
     for (let i = 0; i < checked.length; i++) {
       setGaussianMask(mask, layout, checked[i], jobs[j].sigma);
-      perturbInto(
-        runner.buffer,
-        runner.offset(filled),
-        input.sample,
-        input.baseline,
-        mask,
-        jobs[j].kind,
-      );
+      workspace.fill(filled, jobs[j].kind);
       slotJob[filled] = j;
       slotPoint[filled] = i;
       if (++filled === runner.batchSize) await flush();

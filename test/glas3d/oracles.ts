@@ -3,7 +3,13 @@
  * implementation of eq. 1–3 to check the separable engine against.
  */
 import type { Classifier } from '../../src/glas3d/classifier.js';
-import type { GlasMode, SigmaSet } from '../../src/glas3d/index.js';
+import type { GlasMode, Perturbation, SigmaSet } from '../../src/glas3d/index.js';
+import {
+  createSeparableMask,
+  perturbInto,
+  resolveGridLayout,
+  setGaussianMask,
+} from '../../src/glas3d/index.js';
 
 /** Small deterministic generator (mulberry32) so that tests do not depend on Math.random. */
 export function seededRandom(seed: number): () => number {
@@ -45,6 +51,61 @@ export function logitClassifier(
       return out;
     },
   };
+}
+
+/**
+ * A classifier whose every output is a hash of all the bits of the sample it is given, so that
+ * two samples differing anywhere, by one ulp or in a zero's sign, all but surely get different
+ * probabilities: comparing its outputs compares the copies a model was fed, bit for bit.
+ */
+export function hashClassifier(
+  inputShape: readonly number[],
+  classes: number,
+  batchSize: number,
+): Classifier {
+  const size = product(inputShape);
+  return logitClassifier(
+    inputShape,
+    classes,
+    (x, o) => {
+      const bits = new Uint32Array(x.buffer, x.byteOffset + 4 * o, size);
+      let h = 0x811c9dc5;
+      for (let j = 0; j < size; j++) {
+        h = Math.imul(h ^ bits[j], 0x9e3779b1);
+        h ^= h >>> 15;
+      }
+      // A logit in [0, 4) per class from 24 more mixed bits each.
+      return Array.from({ length: classes }, (_, c) => {
+        h = Math.imul(h ^ (h >>> 13), 0x85ebca6b) ^ c;
+        return (h >>> 8) / 2 ** 22;
+      });
+    },
+    batchSize,
+  );
+}
+
+/**
+ * The perturbed copy perturbInto writes for one Gaussian (the bit-exact reference of every other
+ * way of making copies), on a fresh mask.
+ */
+export function referenceCopy(
+  input: {
+    readonly sample: Float32Array;
+    readonly baseline: Float32Array | number;
+    readonly gridAxes: readonly number[];
+    readonly spacing: readonly number[];
+  },
+  inputShape: readonly number[],
+  centre: readonly number[],
+  sigma: number,
+  kind: Perturbation,
+): Float32Array {
+  const layout = resolveGridLayout(inputShape, input.gridAxes, input.spacing);
+  const mask = createSeparableMask(layout);
+  setGaussianMask(mask, layout, centre, sigma);
+  const out = new Float32Array(input.sample.length);
+  perturbInto(out, 0, input.sample, input.baseline, mask, kind);
+  return out;
 }
 
 /**
