@@ -3,7 +3,7 @@
  * The engine stays pure: it only sees `PerturbingClassifier`, which takes the sample once and
  * then rows of (centre, σ, light/shadow); src/model's InGraphOnnxClassifier implements it with
  * the perturbation joined into the ONNX graph, and `perturbInJs` implements it over any
- * Classifier with the JS perturbation (the reference the in-graph path is tested against).
+ * Classifier with the host's perturbation (the reference the in-graph path is tested against).
  *
  * runGlasInGraph gives runGlas's result (same items, same order, same fusion); only where the
  * perturbed copies are made differs.
@@ -22,8 +22,7 @@ import type {
 } from './glas.js';
 import { checkGlasRun, glasResult, jobFromReference } from './glas.js';
 import { resolveGridLayout, type GridLayout } from './layout.js';
-import { createSeparableMask, setGaussianMask } from './masks.js';
-import { perturbInto } from './perturb.js';
+import { setGaussianMask } from './masks.js';
 import { checkBaseline, checkSample } from './validate.js';
 
 /** Light rows carry kind 1, shadow rows 0 (as the perturbation graph reads them). */
@@ -169,23 +168,22 @@ export async function perturbAndFuseInGraph(
 }
 
 /**
- * A PerturbingClassifier over any Classifier that makes the copies in JS (perturbInto), through
- * one batch buffer: the reference for in-graph implementations and a fallback for models the
- * graph cannot be joined to. runGlasInGraph(perturbInJs(c, axes), …) equals runGlas(c, …).
+ * A PerturbingClassifier over any Classifier that makes the copies on the host, in the runner's
+ * batch workspace as runGlas makes them (bit for bit perturbInto's): the reference for in-graph
+ * implementations and a fallback for models the graph cannot be joined to.
+ * runGlasInGraph(perturbInJs(c, axes), …) equals runGlas(c, …).
  */
 export function perturbInJs(
   classifier: Classifier,
   gridAxes: readonly number[],
 ): PerturbingClassifier {
   const runner = new ForwardPassRunner(classifier);
-  let state:
-    | {
-        layout: GridLayout;
-        sample: Float32Array;
-        baseline: Float32Array | number;
-        mask: ReturnType<typeof createSeparableMask>;
-      }
-    | undefined;
+  const workspace = runner.workspace;
+  let state: { layout: GridLayout; sample: Float32Array; baseline: Float32Array | number } | null =
+    null;
+  // Whether the workspace holds state's copies: setSample changes the sample, and predictSample
+  // writes it into slot 0, so either makes the next predictPerturbed begin again.
+  let begun = false;
   const current = () => {
     if (!state) throw new OptionError('setSample must be called before predicting');
     return state;
@@ -199,25 +197,28 @@ export function perturbInJs(
       const layout = resolveGridLayout(classifier.inputShape, gridAxes, spacing);
       checkSample(sample, layout);
       checkBaseline(baseline, layout);
-      state = { layout, sample, baseline, mask: createSeparableMask(layout) };
+      state = { layout, sample, baseline };
+      begun = false;
     },
     async predictSample() {
       runner.buffer.set(current().sample, 0);
+      begun = false;
       return Float32Array.from((await runner.run(1)).subarray(0, classifier.classes));
     },
     async predictPerturbed(rows, n) {
-      const { layout, sample, baseline, mask } = current();
+      const { layout, sample, baseline } = current();
       if (!Number.isInteger(n) || n < 1 || n > runner.batchSize)
         throw new RangeError(
           `predictPerturbed: n = ${n} must be a whole number in 1..${runner.batchSize}`,
         );
+      if (!begun) workspace.begin(sample, baseline);
+      begun = true;
       const rank = layout.gridDims.length;
       const centre = new Array<number>(rank);
       for (let k = 0; k < n; k++) {
         for (let a = 0; a < rank; a++) centre[a] = rows.centres[k * rank + a];
-        setGaussianMask(mask, layout, centre, rows.sigmas[k]);
-        const kind = rows.kinds[k] === LIGHT ? 'light' : 'shadow';
-        perturbInto(runner.buffer, runner.offset(k), sample, baseline, mask, kind);
+        setGaussianMask(workspace.mask, layout, centre, rows.sigmas[k]);
+        workspace.fill(k, rows.kinds[k] === LIGHT ? 'light' : 'shadow');
       }
       return runner.run(n);
     },
