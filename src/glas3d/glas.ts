@@ -93,7 +93,10 @@ export async function runGlas(
   return glasResult(targetClass, probabilities, perSigma, runner, start);
 }
 
-/** A GLAS run's options checked against the model's sample shape (both GLAS paths start here). */
+/**
+ * A GLAS run's options checked against the model's sample shape: runGlas, runGlasInGraph and
+ * runRecursiveGlas (with its one σ set) all start here.
+ */
 export interface CheckedGlasRun {
   readonly mode: GlasMode;
   readonly lambda: number;

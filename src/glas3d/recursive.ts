@@ -2,21 +2,12 @@ import { OptionError } from '../errors.js';
 import type { Classifier } from './classifier.js';
 import { argmaxRow, ForwardPassRunner } from './forward.js';
 import type { GlasInput, GlasSigmaResult } from './glas.js';
-import { checkedPoints, DEFAULT_LAMBDA, perturbAndFuse, predictOne } from './glas.js';
+import { checkGlasRun, perturbAndFuse, predictOne } from './glas.js';
 import type { GridLayout } from './layout.js';
-import { resolveGridLayout } from './layout.js';
 import { perturbAndFuseInGraph, type PerturbingClassifier } from './in-graph.js';
 import { attenuateInto } from './perturb.js';
 import type { SearchPoint } from './search-points.js';
 import type { GlasMode, SigmaSet } from './validate.js';
-import {
-  checkBaseline,
-  checkLambda,
-  checkMode,
-  checkSample,
-  checkSigmaSets,
-  checkTargetClass,
-} from './validate.js';
 
 export interface RecursiveGlasOptions {
   readonly points: readonly SearchPoint[];
@@ -91,25 +82,22 @@ export async function runRecursiveGlas(
   options: RecursiveGlasOptions,
 ): Promise<RecursiveGlasResult> {
   const start = performance.now();
-  const mode = options.mode ?? 'fusion';
-  const lambda = options.lambda ?? DEFAULT_LAMBDA;
   const t1 = options.t1 ?? 0.8;
   const t2 = options.t2 ?? 5;
   const maxIterations = options.maxIterations ?? 5;
-  const layout = resolveGridLayout(classifier.inputShape, input.gridAxes, input.spacing);
-  checkSample(input.sample, layout);
-  checkBaseline(input.baseline, layout);
-  checkMode(mode);
-  checkLambda(lambda);
-  checkSigmaSets([options.sigma]);
+  const { mode, lambda, layout, points } = checkGlasRun(classifier, input, {
+    points: options.points,
+    sigmas: [options.sigma],
+    mode: options.mode,
+    lambda: options.lambda,
+    targetClass: options.targetClass,
+  });
   if (!Number.isFinite(t1)) throw new OptionError(`t1 ${t1} must be a finite number.`);
   if (Number.isNaN(t2)) throw new OptionError(`t2 must be a number.`);
   if (!Number.isInteger(maxIterations) || maxIterations < 1) {
     throw new OptionError(`maxIterations ${maxIterations} must be a whole number ≥ 1.`);
   }
-  const points = checkedPoints(options.points, layout);
   const runner = new ForwardPassRunner(classifier);
-  if (options.targetClass !== undefined) checkTargetClass(options.targetClass, classifier.classes);
 
   const current = Float32Array.from(input.sample);
   const probabilities = await predictOne(runner, current);
