@@ -213,9 +213,7 @@ export async function perturbAndFuse(
   job: PerturbAndFuseJob,
 ): Promise<GlasSigmaResult[]> {
   const { layout, sample, baseline, points, sigmas, mode } = job;
-  const classes = runner.classifier.classes;
   const responses = new PointResponses(job);
-  const itemCount = responses.itemCount;
 
   // Copies are made in the runner's workspace, which refills a slot incrementally when it held
   // the same kind before. Items alternate light/shadow in fusion mode, so with an even batch
@@ -223,26 +221,14 @@ export async function perturbAndFuse(
   const workspace = runner.workspace;
   workspace.begin(sample, baseline);
   const mask = workspace.mask;
-  const slotItem = new Int32Array(runner.batchSize);
-  let filled = 0;
-  let done = 0;
-  const flush = async (): Promise<void> => {
-    const p = await runner.run(filled);
-    for (let s = 0; s < filled; s++) responses.record(slotItem[s], p, s, classes);
-    done += filled;
-    filled = 0;
-    job.onProgress?.(done);
-  };
-
-  for (let item = 0; item < itemCount; item++) {
-    const { set, point, kind } = responses.itemAt(item);
-    const sigma = kind === 'light' ? sigmas[set].light : sigmas[set].shadow;
-    setGaussianMask(mask, layout, points[point], sigma);
-    workspace.fill(filled, kind);
-    slotItem[filled++] = item;
-    if (filled === runner.batchSize) await flush();
-  }
-  if (filled > 0) await flush();
-
+  await responses.collect({
+    batchSize: runner.batchSize,
+    classes: runner.classifier.classes,
+    stage(slot, centre, sigma, kind) {
+      setGaussianMask(mask, layout, centre, sigma);
+      workspace.fill(slot, kind);
+    },
+    predict: (n) => runner.run(n),
+  });
   return responses.fuse(layout, points, sigmas, mode);
 }

@@ -117,45 +117,37 @@ export async function perturbAndFuseInGraph(
   const rank = layout.gridDims.length;
   const batchSize = classifier.batchSize;
   const responses = new PointResponses(job);
-  const itemCount = responses.itemCount;
 
   const rows = {
     centres: new Float64Array(batchSize * rank),
     sigmas: new Float64Array(batchSize),
     kinds: new Uint8Array(batchSize),
   };
-  const slotItem = new Int32Array(batchSize);
-  let filled = 0;
-  let done = 0;
-  const flush = async (): Promise<void> => {
-    const view: PerturbationRows =
-      filled === batchSize
-        ? rows
-        : {
-            centres: rows.centres.subarray(0, filled * rank),
-            sigmas: rows.sigmas.subarray(0, filled),
-            kinds: rows.kinds.subarray(0, filled),
-          };
-    const t = performance.now();
-    const p = await classifier.predictPerturbed(view, filled);
-    stats.modelMs += performance.now() - t;
-    stats.forwardPasses += filled;
-    checkProbabilities(p, filled, classes);
-    for (let s = 0; s < filled; s++) responses.record(slotItem[s], p, s, classes);
-    done += filled;
-    filled = 0;
-    job.onProgress?.(done);
-  };
-
-  for (let item = 0; item < itemCount; item++) {
-    const { set, point, kind } = responses.itemAt(item);
-    for (let a = 0; a < rank; a++) rows.centres[filled * rank + a] = points[point][a];
-    rows.sigmas[filled] = kind === 'light' ? sigmas[set].light : sigmas[set].shadow;
-    rows.kinds[filled] = kind === 'light' ? LIGHT : SHADOW;
-    slotItem[filled++] = item;
-    if (filled === batchSize) await flush();
-  }
-  if (filled > 0) await flush();
+  await responses.collect({
+    batchSize,
+    classes,
+    stage(slot, centre, sigma, kind) {
+      for (let a = 0; a < rank; a++) rows.centres[slot * rank + a] = centre[a];
+      rows.sigmas[slot] = sigma;
+      rows.kinds[slot] = kind === 'light' ? LIGHT : SHADOW;
+    },
+    async predict(n) {
+      const view: PerturbationRows =
+        n === batchSize
+          ? rows
+          : {
+              centres: rows.centres.subarray(0, n * rank),
+              sigmas: rows.sigmas.subarray(0, n),
+              kinds: rows.kinds.subarray(0, n),
+            };
+      const t = performance.now();
+      const p = await classifier.predictPerturbed(view, n);
+      stats.modelMs += performance.now() - t;
+      stats.forwardPasses += n;
+      checkProbabilities(p, n, classes);
+      return p;
+    },
+  });
 
   if (!classifier.fuseMap) return responses.fuse(layout, points, sigmas, mode);
   const results: GlasSigmaResult[] = [];

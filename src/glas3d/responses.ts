@@ -1,7 +1,8 @@
 /**
  * The per-point responses of one GLAS run, filled as batches come back, and their fusion into
- * one map per σ set. Shared by the JS-perturbation path (glas.ts) and the in-graph path
- * (in-graph.ts), which differ only in how a batch of perturbed samples is made.
+ * one map per σ set. Shared by the host-perturbation path (glas.ts) and the in-graph path
+ * (in-graph.ts): both run their items through `collect`, and differ only in how a batch of
+ * perturbed samples is made and run (their BatchedModel).
  *
  * Items are numbered set-major: item = set·(points·kinds) + point·kinds + kind.
  */
@@ -9,7 +10,19 @@ import { fuseMap, type FusionInput } from './fusion.js';
 import type { GlasSigmaResult, PerturbAndFuseJob } from './glas.js';
 import type { GridLayout } from './layout.js';
 import type { SearchPoint } from './search-points.js';
+import type { Perturbation } from './perturb.js';
 import { perturbationsFor, type GlasMode, type SigmaSet } from './validate.js';
+
+/** How `PointResponses.collect` gets a batch of perturbed samples run. */
+export interface BatchedModel {
+  /** Most items per `predict` call. */
+  readonly batchSize: number;
+  readonly classes: number;
+  /** Puts one item's perturbation, a Gaussian at `centre`, into batch slot `slot`. */
+  stage(slot: number, centre: SearchPoint, sigma: number, kind: Perturbation): void;
+  /** Runs slots 0 … n − 1; returns their class probabilities, checked, `classes` per row. */
+  predict(n: number): Promise<Float32Array>;
+}
 
 export class PointResponses {
   readonly light: Float64Array[];
@@ -18,6 +31,7 @@ export class PointResponses {
   /** Perturbed passes the job makes: σ sets × points × kinds. */
   readonly itemCount: number;
   private readonly pointCount: number;
+  private readonly job: PerturbAndFuseJob;
   private readonly kinds: readonly ('light' | 'shadow')[];
   private readonly targetClass: number;
   /** P(y | sample), the reference of eq. 2. */
@@ -29,6 +43,7 @@ export class PointResponses {
     const sigmaSets = job.sigmas.length;
     const pointCount = job.points.length;
     this.pointCount = pointCount;
+    this.job = job;
     this.kinds = perturbationsFor(job.mode);
     this.targetClass = job.targetClass;
     this.pReference = job.pReference;
@@ -51,6 +66,33 @@ export class PointResponses {
       point: Math.floor(rest / this.kinds.length),
       kind: this.kinds[rest % this.kinds.length],
     };
+  }
+
+  /**
+   * Runs every item, in item order, in batches of at most model.batchSize: stages each into the
+   * next slot, and once the batch is full (and at the end) predicts it, records every row, and
+   * reports the items done to the job's onProgress.
+   */
+  async collect(model: BatchedModel): Promise<void> {
+    const { points, sigmas } = this.job;
+    const slotItem = new Int32Array(model.batchSize);
+    let filled = 0;
+    let done = 0;
+    const flush = async (): Promise<void> => {
+      const p = await model.predict(filled);
+      for (let s = 0; s < filled; s++) this.record(slotItem[s], p, s, model.classes);
+      done += filled;
+      filled = 0;
+      this.job.onProgress?.(done);
+    };
+    for (let item = 0; item < this.itemCount; item++) {
+      const { set, point, kind } = this.itemAt(item);
+      const sigma = kind === 'light' ? sigmas[set].light : sigmas[set].shadow;
+      model.stage(filled, points[point], sigma, kind);
+      slotItem[filled++] = item;
+      if (filled === model.batchSize) await flush();
+    }
+    if (filled > 0) await flush();
   }
 
   /** Record row `row` of a batch's probabilities (`classes` per row) as item `item`. */
