@@ -11,7 +11,6 @@
  * and advice (CUDA reinstall, WebGPU driver).
  */
 import { readFile } from 'node:fs/promises';
-import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { ModelError, OptionError } from '../errors.js';
 import {
@@ -21,13 +20,7 @@ import {
   type PerturbingClassifier,
 } from '../glas3d/in-graph.js';
 import type { FusionInput } from '../glas3d/fusion.js';
-import {
-  firstNonFinite,
-  isSimplexRows,
-  softmaxRows,
-  twoClassRows,
-  type Activation,
-} from './activation.js';
+import type { Activation } from './activation.js';
 import {
   DEFAULT_MAX_BATCH,
   GPU_MAX_BATCH,
@@ -37,7 +30,15 @@ import {
 } from './batch-probe.js';
 import { onDevice, type DeviceChoice } from './device-auto.js';
 import type { GridAxes } from './layout.js';
-import { loadOnnxClassifier, type Device, type OnnxClassifierOptions } from './onnx-classifier.js';
+import {
+  cpuCount,
+  errorText,
+  loadOnnxClassifier,
+  product,
+  ProbabilityRows,
+  type Device,
+  type OnnxClassifierOptions,
+} from './onnx-classifier.js';
 import { prepareCombinedModel, type CombinedModel } from './perturbation-graph.js';
 import { isQuantizedModel } from './dequantize.js';
 import { DeviceFusion } from './fusion-graph.js';
@@ -59,13 +60,6 @@ export interface InGraphClassifierOptions extends Omit<
   /** Keep combined models on disk too (see prepareCombinedModel). */
   diskCache?: boolean | string;
 }
-
-const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
-const cpuCount = () =>
-  typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-/** onnxruntime's message without its C++ source location and failed-check text. */
-const errorText = (e: unknown) =>
-  (e instanceof Error ? e.message : String(e)).trim().replace(/^\/\S+:\d+ .*? was false\. /s, '');
 
 /** Distance (in physical units) that puts a unit-σ Gaussian's every factor at exactly 0. */
 const FAR = 1e4;
@@ -99,7 +93,7 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
   private session: ort.InferenceSession | undefined;
   private state: SampleState | undefined;
   private outputColumns: number | undefined;
-  private sawLogits = false;
+  private readonly probabilities: ProbabilityRows;
 
   /** Use loadInGraphClassifier. */
   constructor(init: {
@@ -125,6 +119,7 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
     this.device = init.device;
     this.deviceNote = init.deviceNote;
     this.combined = init.combined;
+    this.probabilities = new ProbabilityRows(init.activation, init.modelName);
     this.rowsPerCall = init.combined.fixedBatch ?? init.batchSize;
     // On a GPU eq. 3 runs there too (a matrix product); the CPU keeps the host's exact double sum.
     if (init.device !== 'cpu') {
@@ -251,13 +246,7 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
         `model ${this.modelName} output '${output}' has shape [${out.dims}] for ${count} samples; expected ${this.outputColumns} values per sample`,
       );
     }
-    const raw = out.data as Float32Array | Float64Array;
-    const bad = firstNonFinite(raw, n, columns);
-    if (bad)
-      throw new ModelError(
-        `model ${this.modelName} produced ${bad.value} for sample ${bad.sample}`,
-      );
-    return this.toProbabilities(raw, n, columns);
+    return this.probabilities.of(out.data as Float32Array | Float64Array, n, columns);
   }
 
   /** Release the session; predictions fail afterwards. */
@@ -273,20 +262,6 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
     if (!this.state)
       throw new OptionError(`model ${this.modelName}: setSample must come before predictions`);
     return this.state;
-  }
-
-  /** As OnnxClassifier: one column is a logit (or a probability with 'none'); 'auto' is sticky. */
-  private toProbabilities(raw: ArrayLike<number>, n: number, c: number): Float32Array {
-    if (c === 1)
-      return twoClassRows(raw, n, this.activation === 'auto' || this.activation === 'sigmoid');
-    let softmax = this.activation === 'softmax';
-    if (this.activation === 'auto') {
-      if (!this.sawLogits && !isSimplexRows(raw, n, c)) this.sawLogits = true;
-      softmax = this.sawLogits;
-    }
-    return softmax
-      ? softmaxRows(raw, n, c)
-      : Float32Array.from({ length: n * c }, (_, i) => raw[i]);
   }
 }
 

@@ -66,15 +66,15 @@ export interface OnnxClassifierOptions {
   modelName?: string;
 }
 
-const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
-const cpuCount = () =>
+export const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+export const cpuCount = () =>
   typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 /**
  * An onnxruntime error message without its C++ source location and failed-check text, e.g.
  * "/onnxruntime_src/…/webgpu_context.cc:136 …::<lambda()> x == y was false. Failed to get a
  * WebGPU adapter: …" → "Failed to get a WebGPU adapter: …".
  */
-const errorText = (e: unknown) =>
+export const errorText = (e: unknown) =>
   (e instanceof Error ? e.message : String(e)).trim().replace(/^\/\S+:\d+ .*? was false\. /s, '');
 
 const CUDA_ADVICE =
@@ -185,6 +185,40 @@ function pickOutput(io: ModelIo, modelName: string, name: string | undefined): T
   return output;
 }
 
+/**
+ * Raw model outputs → probability rows under an activation. One column is a logit ('auto',
+ * 'sigmoid') or a probability ('none'); several are softmaxed ('softmax') or kept ('none'), and
+ * 'auto' softmaxes from the first batch that is not already a simplex on (sticky, so one model
+ * never mixes the two readings). A value that is not finite is the model's error.
+ */
+export class ProbabilityRows {
+  private sawLogits = false;
+
+  constructor(
+    private readonly activation: Activation,
+    private readonly modelName: string,
+  ) {}
+
+  /** The first `n` rows of `c` raw values each. */
+  of(raw: ArrayLike<number>, n: number, c: number): Float32Array {
+    const bad = firstNonFinite(raw, n, c);
+    if (bad)
+      throw new ModelError(
+        `model ${this.modelName} produced ${bad.value} for sample ${bad.sample}`,
+      );
+    if (c === 1)
+      return twoClassRows(raw, n, this.activation === 'auto' || this.activation === 'sigmoid');
+    let softmax = this.activation === 'softmax';
+    if (this.activation === 'auto') {
+      if (!this.sawLogits && !isSimplexRows(raw, n, c)) this.sawLogits = true;
+      softmax = this.sawLogits;
+    }
+    return softmax
+      ? softmaxRows(raw, n, c)
+      : Float32Array.from({ length: n * c }, (_, i) => raw[i]);
+  }
+}
+
 export class OnnxClassifier implements Classifier {
   /** Model path, or the modelName option for bytes; used in messages. */
   readonly modelName: string;
@@ -207,8 +241,7 @@ export class OnnxClassifier implements Classifier {
   /** Batch size the model's input fixes, if any: smaller batches are zero-padded to it. */
   private readonly fixedBatch: number | undefined;
   private readonly sampleSize: number;
-  /** 'auto' only: set once a batch was seen that is not a simplex, i.e. the model gives logits. */
-  private sawLogits = false;
+  private readonly probabilities: ProbabilityRows;
   private session: ort.InferenceSession | undefined;
 
   /** Use loadOnnxClassifier. */
@@ -244,6 +277,7 @@ export class OnnxClassifier implements Classifier {
     this.activation = init.activation;
     this.device = init.device;
     this.sampleSize = product(init.inputShape);
+    this.probabilities = new ProbabilityRows(init.activation, init.modelName);
   }
 
   /** Throw unless `c` is a class index of this model. */
@@ -306,13 +340,7 @@ export class OnnxClassifier implements Classifier {
       data = padded;
     }
     const raw = await this.run(session, data, rows);
-    const c = this.outputColumns;
-    const bad = firstNonFinite(raw, n, c);
-    if (bad)
-      throw new ModelError(
-        `model ${this.modelName} produced ${bad.value} for sample ${bad.sample}`,
-      );
-    return this.toProbabilities(raw, n);
+    return this.probabilities.of(raw, n, this.outputColumns);
   }
 
   /** Release the onnxruntime session; predict fails afterwards. */
@@ -344,20 +372,6 @@ export class OnnxClassifier implements Classifier {
         `model ${this.modelName} output '${this.outputName}' has shape [${out.dims}] for ${rows} samples; expected ${this.outputColumns} values per sample`,
       );
     return out.data as Float32Array | Float64Array;
-  }
-
-  private toProbabilities(raw: ArrayLike<number>, n: number): Float32Array {
-    const c = this.outputColumns;
-    if (c === 1)
-      return twoClassRows(raw, n, this.activation === 'auto' || this.activation === 'sigmoid');
-    let softmax = this.activation === 'softmax';
-    if (this.activation === 'auto') {
-      if (!this.sawLogits && !isSimplexRows(raw, n, c)) this.sawLogits = true;
-      softmax = this.sawLogits;
-    }
-    return softmax
-      ? softmaxRows(raw, n, c)
-      : Float32Array.from({ length: n * c }, (_, i) => raw[i]);
   }
 }
 
