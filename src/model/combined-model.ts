@@ -9,6 +9,10 @@
  * model is built (cached) and started on the device. When the device refuses the combined model,
  * the plain model is tried on it too, so a missing device gives loadOnnxClassifier's own message
  * and advice (CUDA reinstall, WebGPU driver).
+ *
+ * loadClassifiers loads what one GLAS run over a model needs, for the commands and the library:
+ * the plain classifier, the in-graph one when the copies are made on the device, both of the
+ * quantized model's float twin on request (`dequantize`), and the notes a user should read.
  */
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
@@ -33,14 +37,15 @@ import type { GridAxes } from './layout.js';
 import {
   cpuCount,
   errorText,
-  loadOnnxClassifier,
+  loadOnnxClassifierFrom,
   product,
   ProbabilityRows,
   type Device,
+  type OnnxClassifier,
   type OnnxClassifierOptions,
 } from './onnx-classifier.js';
 import { prepareCombinedModel, type CombinedModel } from './perturbation-graph.js';
-import { isQuantizedModel } from './dequantize.js';
+import { dequantizeNotes, isQuantizedModel, modelSource, type ModelSource } from './dequantize.js';
 import { DeviceFusion } from './fusion-graph.js';
 import { rewriteForWebGpu } from './gpu-rewrite.js';
 import { sessionOptions } from './session-options.js';
@@ -81,6 +86,8 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
   readonly device: Device;
   readonly deviceNote: string;
   readonly combined: CombinedModel;
+  /** The graph joins the float twin of the quantized model given (option `dequantize`). */
+  readonly dequantized: boolean;
   /** The probe that chose the batch size, when it was probed. */
   probe: BatchProbeResult | undefined;
   /** Eq. 3 on the device (GPU providers only; see PerturbingClassifier.fuseMap). */
@@ -108,6 +115,7 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
     deviceNote: string;
     combined: CombinedModel;
     batchSize: number;
+    dequantized: boolean;
   }) {
     this.session = init.session;
     this.modelName = init.modelName;
@@ -119,6 +127,7 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
     this.device = init.device;
     this.deviceNote = init.deviceNote;
     this.combined = init.combined;
+    this.dequantized = init.dequantized;
     this.probabilities = new ProbabilityRows(init.activation, init.modelName);
     this.rowsPerCall = init.combined.fixedBatch ?? init.batchSize;
     // On a GPU eq. 3 runs there too (a matrix product); the CPU keeps the host's exact double sum.
@@ -281,8 +290,19 @@ export async function preferredPerturbationSite(
 ): Promise<PerturbationSite> {
   if (device === 'cpu') return 'host';
   const bytes = typeof model === 'string' ? new Uint8Array(await readFile(model)) : model;
-  return isQuantizedModel(bytes) ? 'host' : 'device';
+  return siteFor(device, isQuantizedModel(bytes));
 }
+
+/** preferredPerturbationSite for a model known to be quantized or not. */
+const siteFor = (device: Device, quantized: boolean | undefined): PerturbationSite =>
+  device === 'cpu' || quantized ? 'host' : 'device';
+
+/**
+ * preferredPerturbationSite for what `source` runs: a float twin is not quantized. A source whose
+ * model was not looked at (modelSource without `inspect` or `dequantize`) counts as not quantized.
+ */
+export const sourcePerturbationSite = (device: Device, source: ModelSource): PerturbationSite =>
+  siteFor(device, source.quantized && !source.dequantized);
 
 /**
  * Loads `model` (path or bytes) with GLAS's perturbation joined in front of it, on the chosen
@@ -292,6 +312,20 @@ export async function loadInGraphClassifier(
   model: string | Uint8Array,
   options: InGraphClassifierOptions = {},
 ): Promise<InGraphOnnxClassifier> {
+  checkBatchSize(options.batchSize);
+  return loadInGraphClassifierFrom(await modelSource(model, options), options);
+}
+
+function checkBatchSize(batchSize: number | undefined): void {
+  if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1))
+    throw new OptionError(`batch size ${batchSize} must be a positive integer`);
+}
+
+/** loadInGraphClassifier of a model already resolved (its float twin or as given). */
+async function loadInGraphClassifierFrom(
+  source: ModelSource,
+  options: InGraphClassifierOptions,
+): Promise<InGraphOnnxClassifier> {
   const {
     device: choice = 'cpu',
     batchSize,
@@ -300,11 +334,10 @@ export async function loadInGraphClassifier(
     diskCache,
     ...plainOptions
   } = options;
-  if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1))
-    throw new OptionError(`batch size ${batchSize} must be a positive integer`);
+  checkBatchSize(batchSize);
   const threads = options.intraOpNumThreads ?? cpuCount();
   // The plain model on the CPU: input, layout, output and activation, with the usual messages.
-  const plain = await loadOnnxClassifier(model, {
+  const plain = await loadOnnxClassifierFrom(source, {
     ...plainOptions,
     device: 'cpu',
     batchSize: 1,
@@ -317,7 +350,7 @@ export async function loadInGraphClassifier(
     throw new ModelError(
       `model ${modelName} takes samples of shape [${plain.inputShape}], which is neither an image nor a volume; give gridAxes for in-graph perturbation`,
     );
-  const combined = await prepareCombinedModel(model, {
+  const combined = await prepareCombinedModel(source.model, {
     sampleShape: plain.inputShape,
     gridAxes,
     inputName: plain.inputName,
@@ -336,7 +369,11 @@ export async function loadInGraphClassifier(
       if (device !== 'cpu') {
         // The plain model on the same device: a device that is missing fails there too, with
         // loadOnnxClassifier's message and advice.
-        const check = await loadOnnxClassifier(model, { ...plainOptions, device, batchSize: 1 });
+        const check = await loadOnnxClassifierFrom(source, {
+          ...plainOptions,
+          device,
+          batchSize: 1,
+        });
         await check.dispose();
       }
       throw new ModelError(
@@ -357,6 +394,7 @@ export async function loadInGraphClassifier(
     deviceNote: started.note,
     combined,
     batchSize: batchSize ?? 1,
+    dequantized: source.dequantized,
   });
   if (batchSize === undefined && combined.fixedBatch === undefined) {
     try {
@@ -368,6 +406,81 @@ export async function loadInGraphClassifier(
     }
   }
   return classifier;
+}
+
+export interface ClassifiersOptions extends Omit<OnnxClassifierOptions, 'device'> {
+  /** cpu, cuda, webgpu, or auto (CUDA, then WebGPU, then CPU); default cpu. */
+  device?: DeviceChoice;
+  /** Where GLAS makes its perturbed copies; default preferredPerturbationSite of what runs. */
+  perturbation?: PerturbationSite;
+  /**
+   * Checks of the plain classifier before the in-graph one is loaded (that it takes images, a
+   * class is in range …); what it throws is thrown, with both released.
+   */
+  check?: (classifier: OnnxClassifier) => void;
+}
+
+/** What a GLAS run over one model needs: the classifier and, to perturb on the device, its twin. */
+export interface Classifiers {
+  readonly classifier: OnnxClassifier;
+  /** The in-graph classifier, loaded when `perturbation` is 'device'. */
+  readonly inGraph: InGraphOnnxClassifier | undefined;
+  readonly perturbation: PerturbationSite;
+  /**
+   * Lines for the user: the device 'auto' took, and about quantization (the float twin runs,
+   * `dequantize` had no effect, or a quantized model on a GPU would run whole as its twin).
+   */
+  readonly notes: string[];
+  /** Releases both sessions. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * The classifiers of one GLAS run over `model`: the plain one (on the device chosen) and, when
+ * the copies are made on the device, the in-graph one on the same device. With `dequantize` a
+ * quantized model is read and dequantized once, and both run its float twin; the default site
+ * then follows the twin (inside the graph on a GPU).
+ */
+export async function loadClassifiers(
+  model: string | Uint8Array,
+  options: ClassifiersOptions = {},
+): Promise<Classifiers> {
+  const { device: choice = 'cpu', perturbation, check, ...loadOptions } = options;
+  const source = await modelSource(model, { ...loadOptions, inspect: choice !== 'cpu' });
+  const started = await onDevice(choice, (device) =>
+    loadOnnxClassifierFrom(source, { ...loadOptions, device }),
+  );
+  const classifier = started.value;
+  const notes = [
+    ...(choice === 'auto' ? [started.note] : []),
+    ...dequantizeNotes(source, classifier.device, loadOptions.dequantize),
+  ];
+  let inGraph: InGraphOnnxClassifier | undefined;
+  try {
+    check?.(classifier);
+    const site = perturbation ?? sourcePerturbationSite(classifier.device, source);
+    if (site === 'device') {
+      inGraph = await loadInGraphClassifierFrom(source, {
+        ...loadOptions,
+        device: classifier.device,
+        gridAxes: classifier.gridAxes?.tensorAxis,
+      });
+    }
+    return {
+      classifier,
+      inGraph,
+      perturbation: site,
+      notes,
+      dispose: async () => {
+        await inGraph?.dispose();
+        await classifier.dispose();
+      },
+    };
+  } catch (e) {
+    await inGraph?.dispose();
+    await classifier.dispose();
+    throw e;
+  }
 }
 
 /**

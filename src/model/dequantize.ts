@@ -8,9 +8,11 @@
  * rounding of activations to 8 bits is gone, so probabilities differ from the int8 model's by
  * about its own quantization noise. A twin is a different numeric model: callers must say so.
  */
+import { readFile } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { ModelError } from '../errors.js';
+import type { Device } from './session-options.js';
 
 const { onnx } = onnxProto;
 const T = onnx.TensorProto.DataType;
@@ -88,6 +90,10 @@ export function dequantizeModel(bytes: Uint8Array, modelName = 'model'): Uint8Ar
       throw new ModelError(
         `dequantize: ${modelName} computes the quantization parameter ${name} at run time; ` +
           `only constant scales, zero points and weights are supported`,
+      );
+    if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)
+      throw new ModelError(
+        `dequantize: ${modelName} keeps initializer ${name} in external data; save the model with its weights inside`,
       );
     return t;
   };
@@ -215,4 +221,65 @@ export function dequantizeModel(bytes: Uint8Array, modelName = 'model'): Uint8Ar
   graph.node = nodes;
   graph.valueInfo = []; // element types changed from int8 to float
   return onnx.ModelProto.encode(model).finish();
+}
+
+/** The model a load runs: the one given, or the float twin of a quantized one. */
+export interface ModelSource {
+  /** What onnxruntime gets: the path or bytes as given, or the twin's bytes. */
+  readonly model: string | Uint8Array;
+  /** The path, or the name given for bytes; used in messages. */
+  readonly name: string;
+  /** Whether the model given holds QLinear operators; undefined when it was not looked at. */
+  readonly quantized?: boolean;
+  /** `model` is the float twin of the quantized model given. */
+  readonly dequantized: boolean;
+}
+
+/**
+ * Which model to run for `model` (path or bytes): with `dequantize`, a quantized model's float
+ * twin (a model that is not quantized is run as given); `inspect` looks whether it is quantized
+ * without asking for the twin. A file that cannot be read, or bytes that are no ONNX model, count
+ * as not quantized: loading them says what is wrong.
+ */
+export async function modelSource(
+  model: string | Uint8Array,
+  options: { dequantize?: boolean; inspect?: boolean; modelName?: string } = {},
+): Promise<ModelSource> {
+  const name = typeof model === 'string' ? model : (options.modelName ?? 'in-memory model');
+  if (!options.dequantize && !options.inspect) return { model, name, dequantized: false };
+  const bytes = typeof model === 'string' ? await readFile(model).catch(() => undefined) : model;
+  // A file that cannot be read is left to the loader, which says why.
+  if (!bytes) return { model, name, dequantized: false };
+  let quantized = false;
+  try {
+    quantized = isQuantizedModel(new Uint8Array(bytes));
+  } catch {
+    // Not an ONNX model: the session says so, with the usual message.
+  }
+  return options.dequantize && quantized
+    ? { model: dequantizeModel(new Uint8Array(bytes), name), name, quantized, dequantized: true }
+    : { model, name, quantized, dequantized: false };
+}
+
+/**
+ * What a user should hear about quantization when `source` runs on `device`: that the float twin
+ * runs (asked for with `dequantize`), that asking had no effect, or, for a quantized model on a
+ * GPU, that the twin would run there whole.
+ */
+export function dequantizeNotes(
+  source: ModelSource,
+  device: Device,
+  dequantize: boolean | undefined,
+): string[] {
+  if (source.dequantized)
+    return [
+      `running ${source.name} as its float twin (--dequantize): 8-bit weights dequantized, float activations; probabilities differ from the quantized model's by about its quantization noise`,
+    ];
+  if (dequantize)
+    return [`--dequantize has no effect: ${source.name} is not quantized; it runs as it is`];
+  if (source.quantized && device !== 'cpu')
+    return [
+      `${source.name} is quantized: its QLinear operators have no ${device} kernels and run on the CPU; --dequantize runs its float twin wholly on the GPU (probabilities differ by about the quantization noise)`,
+    ];
+  return [];
 }

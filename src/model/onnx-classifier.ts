@@ -34,6 +34,7 @@ import {
   type ModelIo,
   type TensorIo,
 } from './model-io.js';
+import { modelSource, type ModelSource } from './dequantize.js';
 import { rewriteForWebGpu } from './gpu-rewrite.js';
 import { sessionOptions, type Device } from './session-options.js';
 
@@ -64,6 +65,23 @@ export interface OnnxClassifierOptions {
   intraOpNumThreads?: number;
   /** Name used in messages when the model is given as bytes (default 'in-memory model'). */
   modelName?: string;
+  /**
+   * Run a quantized model as its float twin (see dequantize.ts): on a GPU the whole graph runs
+   * there, and probabilities differ by about the model's quantization noise. A model that is not
+   * quantized runs as given. The classifier's `dequantized` says which ran.
+   */
+  dequantize?: boolean;
+}
+
+/** What explanations record about the model that made them. */
+export interface ModelRecord {
+  readonly name: string;
+  readonly inputName: string;
+  readonly inputShape: number[];
+  readonly layout?: string;
+  readonly axes?: string;
+  /** Present (true) only when the float twin of a quantized model ran. */
+  readonly dequantized?: true;
 }
 
 export const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
@@ -236,6 +254,8 @@ export class OnnxClassifier implements Classifier {
   readonly batchSize: number;
   readonly activation: Activation;
   readonly device: Device;
+  /** The session runs the float twin of the quantized model given (option `dequantize`). */
+  readonly dequantized: boolean;
   /** Values per sample in the raw output (1 for a single logit). */
   private readonly outputColumns: number;
   /** Batch size the model's input fixes, if any: smaller batches are zero-padded to it. */
@@ -260,6 +280,7 @@ export class OnnxClassifier implements Classifier {
     batchSize: number;
     activation: Activation;
     device: Device;
+    dequantized: boolean;
   }) {
     this.session = init.session;
     this.modelName = init.modelName;
@@ -276,8 +297,21 @@ export class OnnxClassifier implements Classifier {
     this.batchSize = init.batchSize;
     this.activation = init.activation;
     this.device = init.device;
+    this.dequantized = init.dequantized;
     this.sampleSize = product(init.inputShape);
     this.probabilities = new ProbabilityRows(init.activation, init.modelName);
+  }
+
+  /** The model as explanations record it. */
+  get record(): ModelRecord {
+    return {
+      name: this.modelName,
+      inputName: this.inputName,
+      inputShape: [...this.inputShape],
+      layout: this.layout,
+      axes: this.axes,
+      ...(this.dequantized && { dequantized: true as const }),
+    };
   }
 
   /** Throw unless `c` is a class index of this model. */
@@ -426,24 +460,32 @@ export async function loadOnnxClassifier(
   options: OnnxClassifierOptions = {},
 ): Promise<OnnxClassifier> {
   checkOptions(options);
+  return loadOnnxClassifierFrom(await modelSource(modelPathOrBytes, options), options);
+}
+
+/** loadOnnxClassifier of a model already resolved (its float twin or as given); `dequantize` is not read. */
+export async function loadOnnxClassifierFrom(
+  source: ModelSource,
+  options: OnnxClassifierOptions = {},
+): Promise<OnnxClassifier> {
+  checkOptions(options);
   const device = options.device ?? 'cpu';
-  const isPath = typeof modelPathOrBytes === 'string';
-  const modelName = isPath ? modelPathOrBytes : (options.modelName ?? 'in-memory model');
-  if (isPath) {
+  const { model, name: modelName } = source;
+  if (typeof model === 'string') {
     // A readable path is passed to onnxruntime as is, so models with external data load too.
-    const info = await stat(modelPathOrBytes).catch((e: unknown) => {
+    const info = await stat(model).catch((e: unknown) => {
       throw new ModelError(`cannot read model file ${modelName}: ${errorText(e)}`);
     });
     if (!info.isFile()) throw new ModelError(`model ${modelName} is not a file`);
   }
   const session = await createSession(
-    modelPathOrBytes,
+    model,
     modelName,
     device,
     options.intraOpNumThreads ?? cpuCount(),
   );
   try {
-    return await describe(session, modelPathOrBytes, modelName, device, options);
+    return await describe(session, source, device, options);
   } catch (e) {
     await session.release();
     throw e;
@@ -469,12 +511,12 @@ async function modelIo(
 
 async function describe(
   session: ort.InferenceSession,
-  model: string | Uint8Array,
-  modelName: string,
+  source: ModelSource,
   device: Device,
   options: OnnxClassifierOptions,
 ): Promise<OnnxClassifier> {
-  const io = await modelIo(session, model);
+  const modelName = source.name;
+  const io = await modelIo(session, source.model);
   if (io.inputs.length !== 1)
     throw new ModelError(
       `model ${modelName} has ${io.inputs.length} inputs (${io.inputs.map((i) => `'${i.name}'`).join(', ')}); glas3d feeds models with one input`,
@@ -543,5 +585,6 @@ async function describe(
     batchSize,
     activation,
     device,
+    dequantized: source.dequantized,
   });
 }

@@ -15,8 +15,11 @@ import {
   dequantizeModel,
   gridAxesOf,
   isQuantizedModel,
+  loadOnnxClassifier,
   preferredPerturbationSite,
 } from '../../src/model/index.js';
+import { loadClassifiers, sourcePerturbationSite } from '../../src/model/combined-model.js';
+import { dequantizeNotes, modelSource } from '../../src/model/dequantize.js';
 
 const { onnx } = onnxProto;
 const T = onnx.TensorProto.DataType;
@@ -162,6 +165,90 @@ describe('dequantizeModel', () => {
       expect(await preferredPerturbationSite('webgpu', MODEL)).toBe('host'); // QLinear ops
       const twin = dequantizeModel(new Uint8Array(readFileSync(MODEL)));
       expect(await preferredPerturbationSite('webgpu', twin)).toBe('device');
+    },
+  );
+
+  it('modelSource: the twin only when asked and the model is quantized; notes say which', async () => {
+    const int8 = tinyQuantizedConv();
+    const cnn = buildPaperCnn3d({ inputShape: [1, 8, 10, 8], seed: 1 });
+    const asked = await modelSource(int8, { dequantize: true, modelName: 'tiny.onnx' });
+    expect(asked).toMatchObject({ name: 'tiny.onnx', quantized: true, dequantized: true });
+    expect(asked.model).toEqual(dequantizeModel(int8));
+    const float = await modelSource(cnn, { dequantize: true, modelName: 'cnn.onnx' });
+    expect(float).toMatchObject({ model: cnn, quantized: false, dequantized: false });
+    const looked = await modelSource(int8, { inspect: true, modelName: 'tiny.onnx' });
+    expect(looked).toMatchObject({ model: int8, quantized: true, dequantized: false });
+    expect(await modelSource(int8)).toEqual({
+      model: int8,
+      name: 'in-memory model',
+      dequantized: false,
+    });
+    // Bytes that are no model are left to the loader, which names the problem.
+    const junk = await modelSource(Uint8Array.of(1, 2, 3), { dequantize: true });
+    expect(junk).toMatchObject({ quantized: false, dequantized: false });
+
+    // The default site follows what runs: the int8 model stays on the host, its twin goes to the graph.
+    expect(sourcePerturbationSite('webgpu', looked)).toBe('host');
+    expect(sourcePerturbationSite('webgpu', asked)).toBe('device');
+    expect(sourcePerturbationSite('cuda', float)).toBe('device');
+    expect(sourcePerturbationSite('cpu', asked)).toBe('host');
+
+    // One note each: the twin runs; asking had no effect; a hint on a GPU; nothing on the CPU.
+    const [twin] = dequantizeNotes(asked, 'cpu', true);
+    expect(twin).toMatch(/^running tiny\.onnx as its float twin \(--dequantize\)/);
+    expect(dequantizeNotes(float, 'webgpu', true)).toEqual([
+      '--dequantize has no effect: cnn.onnx is not quantized; it runs as it is',
+    ]);
+    const [hint, ...more] = dequantizeNotes(looked, 'webgpu', undefined);
+    expect(more).toEqual([]);
+    expect(hint).toMatch(
+      /tiny\.onnx is quantized: .* no webgpu kernels .*--dequantize runs its float twin/,
+    );
+    expect(dequantizeNotes(looked, 'cpu', false)).toEqual([]);
+    expect(dequantizeNotes(float, 'webgpu', false)).toEqual([]);
+    expect(dequantizeNotes(await modelSource(int8), 'cuda', false)).toEqual([]); // not looked at
+  });
+
+  it.skipIf(!ready)(
+    'dequantize as a load option: the plain and the in-graph session both run the twin',
+    async () => {
+      const pre = await preprocessImage(path.join(DATA, 'finch.jpeg'));
+      const sample = toModelSample(pre.pixels, pre, pre.normalization, NCHW);
+      // The twin's probabilities, from a session of dequantizeModel's bytes (softmax in float64).
+      const logits = await run(dequantizeModel(new Uint8Array(readFileSync(MODEL))), {
+        input: new ort.Tensor('float32', sample, [1, 3, 224, 224]),
+      });
+      const max = Math.max(...logits);
+      const sum = logits.reduce((s, v) => s + Math.exp(v - max), 0);
+      const p12 = Math.exp(logits[12] - max) / sum;
+
+      const plain = await loadOnnxClassifier(MODEL, { dequantize: true, batchSize: 1 });
+      expect([plain.dequantized, plain.record.dequantized]).toEqual([true, true]);
+      expect((await plain.predict(sample, 1))[12]).toBeCloseTo(p12, 6);
+      await plain.dispose();
+      const int8 = await loadOnnxClassifier(MODEL, { batchSize: 1 });
+      expect(int8.dequantized).toBe(false);
+      expect(int8.record).not.toHaveProperty('dequantized');
+      await int8.dispose();
+
+      // The in-graph session too: its unperturbed sample gives the twin's probabilities.
+      const both = await loadClassifiers(MODEL, {
+        dequantize: true,
+        batchSize: 2,
+        perturbation: 'device',
+      });
+      try {
+        expect(both.classifier.dequantized).toBe(true);
+        expect(both.inGraph?.dequantized).toBe(true);
+        both.inGraph!.setSample(sample, 0, [1, 1]);
+        expect((await both.inGraph!.predictSample())[12]).toBeCloseTo(p12, 5);
+        expect(both.notes).toHaveLength(1);
+      } finally {
+        await both.dispose();
+      }
+      const cpu = await loadClassifiers(MODEL, { dequantize: true, batchSize: 2 });
+      expect([cpu.perturbation, cpu.inGraph]).toEqual(['host', undefined]);
+      await cpu.dispose();
     },
   );
 });
