@@ -14,16 +14,15 @@ import { BASELINE_KINDS, type BaselineSpec } from '../explain/baselines.js';
 import { DEFAULT_SIGMA_MM, explain } from '../explain/explain-volume.js';
 import type { GlasMode } from '../glas3d/index.js';
 import {
-  loadInGraphClassifier,
-  loadOnnxClassifierOn,
-  preferredPerturbationSite,
   type InGraphOnnxClassifier,
   type PerturbationSite,
   type AxisOrder,
   type DeviceChoice,
+  type GridAxes,
   type Layout,
   type OnnxClassifier,
 } from '../model/index.js';
+import { loadClassifiers } from '../model/combined-model.js';
 import { formatDelimited } from '../report/table.js';
 import {
   readVolume,
@@ -70,6 +69,8 @@ export interface RunOptions {
   batchSize?: number;
   /** Where perturbed copies are made (see ExplainOptions.perturbation); default by device. */
   perturbation?: PerturbationSite;
+  /** Run a quantized model as its float twin (see OnnxClassifierOptions.dequantize). */
+  dequantize?: boolean;
   normalize?: IntensityNormalization;
   /** A volume on the model's grid, for grids that are not standard MNI ones. */
   grid?: string;
@@ -110,6 +111,8 @@ export interface RunSummary {
   regions: CohortRegionRow[];
   files: string[];
   secondsPerSubject: number;
+  /** Present (true) only when the float twin of the quantized model ran. */
+  dequantized?: true;
 }
 
 export const GLAS3D_VERSION = await packageVersion();
@@ -132,7 +135,15 @@ export async function sha256File(path: string): Promise<string> {
 /** The run's settings, as recorded in run.json and fingerprinted into every sidecar. */
 export interface RunSettings {
   glas3dVersion: string;
-  model: { path: string; sha256: string; inputShape: number[]; layout?: string; axes?: string };
+  model: {
+    path: string;
+    sha256: string;
+    inputShape: number[];
+    layout?: string;
+    axes?: string;
+    /** Present (true) only when the float twin of the quantized model ran. */
+    dequantized?: true;
+  };
   atlas: { name: string; labels: string; names?: string };
   grid: Grid;
   sigmaMm: number[];
@@ -165,32 +176,33 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
   const emit = options.onEvent ?? (() => undefined);
   const out = resolve(options.out);
   if (!existsSync(options.model)) throw new OptionError(`${options.model}: no such model file.`);
-  const { value: classifier, note } = await loadOnnxClassifierOn(options.model, {
+  // On a GPU the perturbed copies are made inside the graph (loaded once for all subjects).
+  const { classifier, inGraph, notes, dispose } = await loadClassifiers(options.model, {
     layout: options.layout,
     axes: options.axes,
     device: options.device,
     batchSize: options.batchSize,
+    perturbation: options.perturbation,
+    dequantize: options.dequantize,
+    check: (c) => void volumeModelAxes(c, options.model),
   });
-  if (options.device === 'auto') emit({ kind: 'note', text: note });
-  let inGraph: InGraphOnnxClassifier | undefined;
+  for (const text of notes) emit({ kind: 'note', text });
   try {
-    // On a GPU the perturbed copies are made inside the graph (loaded once for all subjects).
-    const site =
-      options.perturbation ?? (await preferredPerturbationSite(classifier.device, options.model));
-    if (site === 'device' && classifier.gridAxes?.tensorAxis.length === 3) {
-      inGraph = await loadInGraphClassifier(options.model, {
-        layout: options.layout,
-        axes: options.axes,
-        device: classifier.device,
-        batchSize: options.batchSize,
-        gridAxes: classifier.gridAxes.tensorAxis,
-      });
-    }
     return await runWith(classifier, out, options, emit, inGraph);
   } finally {
-    await inGraph?.dispose();
-    await classifier.dispose();
+    await dispose();
   }
+}
+
+/** The model's volume axes; a model that does not take a 3-D volume is refused. */
+function volumeModelAxes(classifier: OnnxClassifier, model: string): GridAxes {
+  const axes = classifier.gridAxes;
+  if (!axes || axes.tensorAxis.length !== 3) {
+    throw new OptionError(
+      `${model}: the model input [${classifier.inputShape.join(', ')}] is not a 3-D volume; give --layout NCDHW or NDHWC if it is one.`,
+    );
+  }
+  return axes;
 }
 
 async function runWith(
@@ -200,12 +212,7 @@ async function runWith(
   emit: (e: RunEvent) => void,
   inGraph?: InGraphOnnxClassifier,
 ): Promise<RunSummary> {
-  const axes = classifier.gridAxes;
-  if (!axes || axes.tensorAxis.length !== 3) {
-    throw new OptionError(
-      `${options.model}: the model input [${classifier.inputShape.join(', ')}] is not a 3-D volume; give --layout NCDHW or NDHWC if it is one.`,
-    );
-  }
+  const axes = volumeModelAxes(classifier, options.model);
   const grid = modelGrid(axes.gridDims, options.grid ? await readVolume(options.grid) : undefined);
   const atlas = await loadAtlas(options.atlas ?? 'aal', { names: options.names });
   const atlasGrid = atlasOnGrid(atlas, grid);
@@ -232,6 +239,7 @@ async function runWith(
       inputShape: [...classifier.inputShape],
       layout: classifier.layout,
       axes: classifier.axes,
+      ...(classifier.dequantized && { dequantized: true as const }),
     },
     atlas: { name: atlas.name, labels: atlas.source.labels, names: atlas.source.names },
     grid,
@@ -373,6 +381,7 @@ async function runWith(
     regions,
     files,
     secondsPerSubject: explained > 0 ? explainSeconds / explained : 0,
+    ...(settings.model.dequantized && { dequantized: true as const }),
   };
 }
 

@@ -20,16 +20,14 @@ import {
 } from '../glas3d/index.js';
 import { runGlasInGraph, type PerturbingClassifier } from '../glas3d/in-graph.js';
 import {
-  loadInGraphClassifier,
-  loadOnnxClassifier,
-  preferredPerturbationSite,
-  type PerturbationSite,
   toModelTensor,
-  type InGraphOnnxClassifier,
   type GridAxes,
   type OnnxClassifier,
   type OnnxClassifierOptions,
+  type PerturbationSite,
 } from '../model/index.js';
+import { loadClassifiers } from '../model/combined-model.js';
+import type { ModelRecord } from '../model/onnx-classifier.js';
 import {
   applyIntensityTransform,
   fitIntensityNormalization,
@@ -77,6 +75,11 @@ export interface ExplainOptions {
   /** An in-graph classifier already loaded for this model (reused across subjects). */
   inGraph?: PerturbingClassifier;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Lines for the user from loading the model (the float twin runs, `dequantize` had no effect,
+   * a quantized model on a GPU); only when `model` is not loaded yet.
+   */
+  onNote?: (text: string) => void;
 }
 
 export interface RegionScore {
@@ -128,7 +131,7 @@ export interface Explanation {
   /** Where the perturbed copies were made (set by explain). */
   perturbation?: PerturbationSite;
   timing: { totalMs: number; modelMs: number };
-  model: { name: string; inputName: string; inputShape: number[]; layout?: string; axes?: string };
+  model: ModelRecord;
 }
 
 /**
@@ -151,11 +154,16 @@ export async function explain(
 ): Promise<Explanation> {
   const volume = typeof volumeOrPath === 'string' ? await readVolume(volumeOrPath) : volumeOrPath;
   const started = performance.now();
-  const ownsClassifier = !(typeof options.model === 'object' && 'predict' in options.model);
-  let ownedInGraph: InGraphOnnxClassifier | undefined;
-  const classifier = ownsClassifier
-    ? await loadOnnxClassifier(options.model as string | Uint8Array, options.modelOptions)
-    : (options.model as OnnxClassifier);
+  const loaded = isLoaded(options.model)
+    ? undefined
+    : await loadClassifiers(options.model, {
+        ...options.modelOptions,
+        // An in-graph classifier passed in is the one used: none is loaded.
+        perturbation: options.inGraph ? 'host' : options.perturbation,
+        check: (c) => void volumeAxes(c, volume),
+      });
+  for (const note of loaded?.notes ?? []) options.onNote?.(note);
+  const classifier = loaded?.classifier ?? (options.model as OnnxClassifier);
   try {
     const atlas =
       typeof options.atlas === 'object' ? options.atlas : await loadAtlas(options.atlas ?? 'aal');
@@ -197,25 +205,14 @@ export async function explain(
     const input = { sample, baseline, gridAxes: axes.tensorAxis, spacing: spacingMm(volume) };
 
     // A classifier passed in without its in-graph twin can only perturb on the host.
-    const perturbation =
-      options.perturbation ??
-      (options.inGraph
-        ? 'device'
-        : ownsClassifier
-          ? await preferredPerturbationSite(classifier.device, options.model as string | Uint8Array)
-          : 'host');
-    let inGraph = perturbation === 'device' ? options.inGraph : undefined;
-    if (perturbation === 'device' && !inGraph) {
-      if (!ownsClassifier)
-        throw new OptionError(
-          `perturbation 'device' with a classifier already loaded needs its in-graph twin (inGraph: loadInGraphClassifier)`,
-        );
-      inGraph = ownedInGraph = await loadInGraphClassifier(options.model as string | Uint8Array, {
-        ...options.modelOptions,
-        device: classifier.device,
-        gridAxes: axes.tensorAxis,
-      });
-    }
+    const perturbation = options.inGraph
+      ? (options.perturbation ?? 'device')
+      : (loaded?.perturbation ?? options.perturbation ?? 'host');
+    const inGraph = perturbation === 'device' ? (options.inGraph ?? loaded?.inGraph) : undefined;
+    if (perturbation === 'device' && !inGraph)
+      throw new OptionError(
+        `perturbation 'device' with a classifier already loaded needs its in-graph twin (inGraph: loadInGraphClassifier)`,
+      );
     const glasOptions = {
       points,
       sigmas,
@@ -287,19 +284,15 @@ export async function explain(
       forwardPasses,
       perturbation,
       timing: { totalMs: performance.now() - started, modelMs },
-      model: {
-        name: classifier.modelName,
-        inputName: classifier.inputName,
-        inputShape: [...classifier.inputShape],
-        layout: classifier.layout,
-        axes: classifier.axes,
-      },
+      model: classifier.record,
     };
   } finally {
-    await ownedInGraph?.dispose();
-    if (ownsClassifier) await classifier.dispose();
+    await loaded?.dispose();
   }
 }
+
+const isLoaded = (model: ExplainOptions['model']): model is OnnxClassifier =>
+  typeof model === 'object' && 'predict' in model;
 
 /**
  * Where the volume's x, y, z sit in the model's input, after checking that the model takes a

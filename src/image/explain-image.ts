@@ -25,6 +25,7 @@ import {
   type OnnxClassifier,
   type OnnxClassifierOptions,
 } from '../model/index.js';
+import type { ModelRecord } from '../model/onnx-classifier.js';
 import { IMAGE_BASELINES, imageBaseline, type ImageBaselineKind } from './baselines.js';
 import {
   preprocessImage,
@@ -134,13 +135,7 @@ export interface ImageExplanation {
     readonly modelMs: number;
     readonly totalMs: number;
   };
-  readonly model: {
-    readonly name: string;
-    readonly inputName: string;
-    readonly inputShape: number[];
-    readonly layout?: string;
-    readonly axes?: string;
-  };
+  readonly model: ModelRecord;
 }
 
 const isPreprocessed = (v: unknown): v is PreprocessedImage =>
@@ -260,13 +255,7 @@ export async function explainImage(
         modelMs,
         totalMs: performance.now() - started,
       },
-      model: {
-        name: classifier.modelName,
-        inputName: classifier.inputName,
-        inputShape: [...classifier.inputShape],
-        layout: classifier.layout,
-        axes: classifier.axes,
-      },
+      model: classifier.record,
     };
   } finally {
     if (owned) await classifier.dispose();
