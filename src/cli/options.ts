@@ -1,5 +1,19 @@
-/** Parsers for option values shared by commands; each throws an OptionError a user can act on. */
+/**
+ * Options shared by commands: parsers of option values (each throws an OptionError a user can act
+ * on), the options themselves, and the notes a command prints.
+ */
+import { Option } from 'commander';
 import { OptionError } from '../errors.js';
+import { DEFAULT_SIGMA_MM } from '../explain/explain-volume.js';
+import type { GlasMode } from '../glas3d/index.js';
+import {
+  PERTURBATION_SITES,
+  type AxisOrder,
+  type Layout,
+  type PerturbationSite,
+} from '../model/index.js';
+import { INTENSITY_NORMALIZATIONS, type IntensityNormalization } from '../volume/index.js';
+import type { CliIo } from './io.js';
 
 /** "10" or "5,10,15" → positive numbers. */
 export function parseNumberList(flag: string) {
@@ -24,3 +38,59 @@ export function parseCount(flag: string, min = 0) {
     return n;
   };
 }
+
+/** The flags of every command that loads a model and runs GLAS over it. */
+export interface ModelFlags {
+  model: string;
+  batch?: number;
+  perturbation?: PerturbationSite;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** The flags of the volume commands (explain, run) besides their own. */
+export interface VolumeFlags extends ModelFlags {
+  atlas: string;
+  names?: string;
+  out: string;
+  sigma: number[];
+  mode: GlasMode;
+  baseline: string;
+  class?: number;
+  layout?: Layout;
+  axes?: AxisOrder;
+  normalize: IntensityNormalization;
+}
+
+/** --mode: eq. 1, 2 or 3. */
+export const modeOption = (help = 'eq. 1, 2 or 3') =>
+  new Option('--mode <mode>', help).choices(['light', 'shadow', 'fusion']).default('fusion');
+
+/** --sigma in mm (the volume commands). */
+export const sigmaMmOption = () =>
+  new Option('--sigma <mm>', 'σ in mm, one map each (comma list)')
+    .argParser(parseNumberList('--sigma'))
+    .default([DEFAULT_SIGMA_MM]);
+
+export const batchOption = () =>
+  new Option('--batch <n>', 'samples per model call').argParser(parseCount('--batch', 1));
+
+export const deviceOption = (choices: readonly string[], help = 'execution provider') =>
+  new Option('--device <device>', help).choices(choices).default('cpu');
+
+export const perturbationOption = () =>
+  new Option(
+    '--perturbation <site>',
+    'where perturbed copies are made: host (JS) or device (inside the model graph); default device on a GPU unless the model is quantized',
+  ).choices(PERTURBATION_SITES);
+
+export const normalizeOption = () =>
+  new Option('--normalize <method>', 'intensity normalization as the model was trained')
+    .choices(INTENSITY_NORMALIZATIONS)
+    .default('none');
+
+/** A writer of notes (e.g. those of loading a model): one line each on stderr, `glas3d COMMAND: …`. */
+export const noteWriter =
+  (io: CliIo, command: string) =>
+  (note: string): void =>
+    io.err(`glas3d ${command}: ${note}\n`);

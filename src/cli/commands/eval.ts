@@ -20,12 +20,11 @@ import { readPreprocessOptions } from '../../image/preprocess-file.js';
 import { DEVICES, type Device } from '../../model/index.js';
 import { fixed, formatTable } from '../format.js';
 import type { CliIo } from '../io.js';
-import { parseCount } from '../options.js';
+import { batchOption, deviceOption, modeOption, parseCount, type ModelFlags } from '../options.js';
 import { progressReporter } from '../progress.js';
 import { OptionError } from '../../errors.js';
 
-interface PointingFlags {
-  model: string;
+interface PointingFlags extends Omit<ModelFlags, 'perturbation'> {
   images: string;
   boxes: string;
   classes?: string;
@@ -44,10 +43,7 @@ interface PointingFlags {
   limit?: number;
   tolerance: number;
   preprocess?: string;
-  batch?: number;
   device: Device;
-  json?: boolean;
-  quiet?: boolean;
 }
 
 function positive(flag: string) {
@@ -86,11 +82,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(
       new Option('--method <method>', 'what points').choices(POINTING_METHODS).default('glas'),
     )
-    .addOption(
-      new Option('--mode <mode>', 'GLAS: eq. 1, 2 or 3')
-        .choices(['light', 'shadow', 'fusion'])
-        .default('fusion'),
-    )
+    .addOption(modeOption('GLAS: eq. 1, 2 or 3'))
     .addOption(
       new Option('--preset <name>', 'GLAS k and σ (cells)')
         .choices(IMAGE_PRESET_NAMES)
@@ -123,10 +115,8 @@ export function register(program: Command, io: CliIo): void {
       0,
     )
     .option('--preprocess <file>', 'preprocessing as JSON (resize, crop, mean, std, …)')
-    .option('--batch <n>', 'samples per model call', parseCount('--batch', 1))
-    .addOption(
-      new Option('--device <device>', 'execution provider').choices(DEVICES).default('cpu'),
-    )
+    .addOption(batchOption())
+    .addOption(deviceOption(DEVICES))
     .option('--json', 'print the result (every trial) as JSON')
     .option('--quiet', 'no progress')
     .action(async (flags: PointingFlags) => {

@@ -4,47 +4,28 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadAtlas } from '../../atlas/index.js';
 import { BASELINE_KINDS, type BaselineSpec } from '../../explain/baselines.js';
-import { DEFAULT_SIGMA_MM, explain } from '../../explain/explain-volume.js';
+import { explain } from '../../explain/explain-volume.js';
 import { OptionError } from '../../errors.js';
-import type { GlasMode } from '../../glas3d/index.js';
-import {
-  DEVICES,
-  LAYOUTS,
-  PERTURBATION_SITES,
-  type AxisOrder,
-  type Device,
-  type Layout,
-  type PerturbationSite,
-} from '../../model/index.js';
+import { DEVICES, LAYOUTS, type Device } from '../../model/index.js';
 import { writeExplanation } from '../../report/explanation-files.js';
-import {
-  INTENSITY_NORMALIZATIONS,
-  readVolume,
-  type IntensityNormalization,
-} from '../../volume/index.js';
+import { readVolume } from '../../volume/index.js';
 import { fixed, formatTable, num } from '../format.js';
 import type { CliIo } from '../io.js';
-import { parseCount, parseNumberList } from '../options.js';
+import {
+  batchOption,
+  deviceOption,
+  modeOption,
+  normalizeOption,
+  parseCount,
+  perturbationOption,
+  sigmaMmOption,
+  type VolumeFlags,
+} from '../options.js';
 import { progressReporter } from '../progress.js';
 
-interface ExplainFlags {
-  model: string;
-  atlas: string;
-  names?: string;
-  out: string;
-  sigma: number[];
-  mode: GlasMode;
-  baseline: string;
-  class?: number;
-  layout?: Layout;
-  axes?: AxisOrder;
-  batch?: number;
-  perturbation?: PerturbationSite;
+interface ExplainFlags extends VolumeFlags {
   device: Device;
   recursive?: number | boolean;
-  normalize: IntensityNormalization;
-  json?: boolean;
-  quiet?: boolean;
 }
 
 export function register(program: Command, io: CliIo): void {
@@ -56,14 +37,8 @@ export function register(program: Command, io: CliIo): void {
     .option('--atlas <atlas>', '"aal" or a label image', 'aal')
     .option('--names <file>', 'region names for a label image atlas')
     .requiredOption('--out <dir>', 'output folder')
-    .option('--sigma <mm>', 'σ in mm, one map each (comma list)', parseNumberList('--sigma'), [
-      DEFAULT_SIGMA_MM,
-    ])
-    .addOption(
-      new Option('--mode <mode>', 'eq. 1, 2 or 3')
-        .choices(['light', 'shadow', 'fusion'])
-        .default('fusion'),
-    )
+    .addOption(sigmaMmOption())
+    .addOption(modeOption())
     .option(
       '--baseline <kind>',
       `what light and shadow blend toward: ${BASELINE_KINDS.join(', ')} or a volume FILE`,
@@ -76,26 +51,15 @@ export function register(program: Command, io: CliIo): void {
     .addOption(
       new Option('--axes <order>', 'volume axis order in the model input').choices(['xyz', 'zyx']),
     )
-    .option('--batch <n>', 'samples per model call', parseCount('--batch', 1))
-    .addOption(
-      new Option(
-        '--perturbation <site>',
-        'where perturbed copies are made: host (JS) or device (inside the model graph); default device on a GPU',
-      ).choices(PERTURBATION_SITES),
-    )
-    .addOption(
-      new Option('--device <device>', 'execution provider').choices(DEVICES).default('cpu'),
-    )
+    .addOption(batchOption())
+    .addOption(perturbationOption())
+    .addOption(deviceOption(DEVICES))
     .option(
       '--recursive [passes]',
       'recursive GLAS at the first σ (default 5 passes)',
       parseCount('--recursive', 1),
     )
-    .addOption(
-      new Option('--normalize <method>', 'intensity normalization as the model was trained')
-        .choices(INTENSITY_NORMALIZATIONS)
-        .default('none'),
-    )
+    .addOption(normalizeOption())
     .option('--json', 'print a JSON summary on stdout')
     .option('--quiet', 'no progress or table')
     .action(async (volumePath: string, flags: ExplainFlags) => {

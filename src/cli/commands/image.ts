@@ -31,19 +31,24 @@ import {
   DEVICES,
   loadInGraphClassifier,
   loadOnnxClassifier,
-  PERTURBATION_SITES,
   preferredPerturbationSite,
-  type PerturbationSite,
   type Device,
   type InGraphOnnxClassifier,
 } from '../../model/index.js';
 import { fixed, num } from '../format.js';
 import type { CliIo } from '../io.js';
-import { parseCount, parseNumberList } from '../options.js';
+import {
+  batchOption,
+  deviceOption,
+  modeOption,
+  parseCount,
+  parseNumberList,
+  perturbationOption,
+  type ModelFlags,
+} from '../options.js';
 import { progressReporter } from '../progress.js';
 
-interface ImageFlags {
-  model: string;
+interface ImageFlags extends ModelFlags {
   class?: number;
   top?: boolean;
   labels?: string;
@@ -58,11 +63,7 @@ interface ImageFlags {
   recursive?: number | boolean;
   preprocess?: string;
   out: string;
-  batch?: number;
   device: Device;
-  perturbation?: PerturbationSite;
-  json?: boolean;
-  quiet?: boolean;
 }
 
 /** σ sets from the three lists: each list has one value (used for every set) or n values. */
@@ -133,11 +134,7 @@ export function register(program: Command, io: CliIo): void {
         .choices(IMAGE_PRESET_NAMES)
         .default('ilsvrc'),
     )
-    .addOption(
-      new Option('--mode <mode>', 'eq. 1, 2 or 3')
-        .choices(['light', 'shadow', 'fusion'])
-        .default('fusion'),
-    )
+    .addOption(modeOption())
     .addOption(
       new Option('--baseline <kind>', 'what light and shadow blend toward')
         .choices(IMAGE_BASELINES)
@@ -153,16 +150,9 @@ export function register(program: Command, io: CliIo): void {
       'preprocessing as JSON (resize, crop, mean, std, channelOrder, …)',
     )
     .option('--out <dir>', 'output folder', '.')
-    .option('--batch <n>', 'samples per model call', parseCount('--batch', 1))
-    .addOption(
-      new Option('--device <device>', 'execution provider').choices(DEVICES).default('cpu'),
-    )
-    .addOption(
-      new Option(
-        '--perturbation <site>',
-        'where perturbed copies are made: host (JS) or device (inside the model graph); default device on a GPU unless the model is quantized',
-      ).choices(PERTURBATION_SITES),
-    )
+    .addOption(batchOption())
+    .addOption(deviceOption(DEVICES))
+    .addOption(perturbationOption())
     .option('--json', 'print a JSON summary on stdout')
     .option('--quiet', 'no progress or summary lines')
     .action(async (input: string, flags: ImageFlags) => {

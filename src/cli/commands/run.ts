@@ -4,48 +4,32 @@ import { parseShard } from '../../cohort/subjects.js';
 import { runCohort, type RunEvent, type RunSummary } from '../../cohort/run.js';
 import type { CohortRegionRow } from '../../cohort/cohort-outputs.js';
 import { Glas3dError } from '../../errors.js';
-import { DEFAULT_SIGMA_MM } from '../../explain/explain-volume.js';
-import type { GlasMode } from '../../glas3d/index.js';
-import {
-  DEVICE_CHOICES,
-  LAYOUTS,
-  type AxisOrder,
-  type DeviceChoice,
-  type Layout,
-  PERTURBATION_SITES,
-  type PerturbationSite,
-} from '../../model/index.js';
-import { INTENSITY_NORMALIZATIONS, type IntensityNormalization } from '../../volume/index.js';
+import { DEVICE_CHOICES, LAYOUTS, type DeviceChoice } from '../../model/index.js';
 import { fixed, formatTable, num } from '../format.js';
 import type { CliIo } from '../io.js';
-import { parseCount, parseNumberList } from '../options.js';
+import {
+  batchOption,
+  deviceOption,
+  modeOption,
+  normalizeOption,
+  noteWriter,
+  parseCount,
+  perturbationOption,
+  sigmaMmOption,
+  type VolumeFlags,
+} from '../options.js';
 import { progressReporter } from '../progress.js';
 
-interface RunFlags {
+interface RunFlags extends VolumeFlags {
   cohort: string;
   control?: string;
-  model: string;
-  atlas: string;
-  names?: string;
-  out: string;
-  sigma: number[];
-  mode: GlasMode;
-  baseline: string;
-  class?: number;
   device: DeviceChoice;
-  batch?: number;
-  perturbation?: PerturbationSite;
-  layout?: Layout;
-  axes?: AxisOrder;
-  normalize: IntensityNormalization;
   grid?: string;
   shard?: string;
   groupColumn?: string;
   group?: string;
   spaceCheck: boolean;
   seed: number;
-  json?: boolean;
-  quiet?: boolean;
 }
 
 export function register(program: Command, io: CliIo): void {
@@ -62,14 +46,8 @@ export function register(program: Command, io: CliIo): void {
     .option('--atlas <atlas>', '"aal" or a label image', 'aal')
     .option('--names <file>', 'region names for a label image atlas')
     .option('--out <dir>', 'results folder', 'glas3d-results')
-    .option('--sigma <mm>', 'σ in mm, one map each (comma list)', parseNumberList('--sigma'), [
-      DEFAULT_SIGMA_MM,
-    ])
-    .addOption(
-      new Option('--mode <mode>', 'eq. 1, 2 or 3')
-        .choices(['light', 'shadow', 'fusion'])
-        .default('fusion'),
-    )
+    .addOption(sigmaMmOption())
+    .addOption(modeOption())
     .option(
       '--baseline <kind>',
       'zero, mean, blur, template, control (the --control mean) or a volume FILE',
@@ -85,17 +63,10 @@ export function register(program: Command, io: CliIo): void {
       'a control group: explained the same way and compared region by region',
     )
     .addOption(
-      new Option('--device <device>', 'execution provider (auto: CUDA, then WebGPU, then CPU)')
-        .choices(DEVICE_CHOICES)
-        .default('cpu'),
+      deviceOption(DEVICE_CHOICES, 'execution provider (auto: CUDA, then WebGPU, then CPU)'),
     )
-    .option('--batch <n>', 'samples per model call', parseCount('--batch', 1))
-    .addOption(
-      new Option(
-        '--perturbation <site>',
-        'where perturbed copies are made: host (JS) or device (inside the model graph); default device on a GPU',
-      ).choices(PERTURBATION_SITES),
-    )
+    .addOption(batchOption())
+    .addOption(perturbationOption())
     .addOption(
       new Option('--layout <layout>', 'model input layout (default: inferred)').choices(LAYOUTS),
     )
@@ -105,11 +76,7 @@ export function register(program: Command, io: CliIo): void {
         'zyx',
       ]),
     )
-    .addOption(
-      new Option('--normalize <method>', 'intensity normalization as the model was trained')
-        .choices(INTENSITY_NORMALIZATIONS)
-        .default('none'),
-    )
+    .addOption(normalizeOption())
     .option('--grid <ref>', "a volume on the model's grid (for non-standard grids)")
     .option('--shard <i/n>', 'run only shard i of n (then glas3d merge)')
     .option('--group-column <name>', 'BIDS: participants.tsv column holding the group')
@@ -123,6 +90,7 @@ export function register(program: Command, io: CliIo): void {
       const progress =
         flags.quiet || !process.stderr.isTTY ? undefined : progressReporter(io, 'subject');
       let current = '';
+      const note = noteWriter(io, 'run');
       const onEvent = (e: RunEvent) => {
         if (flags.quiet) return;
         if (e.kind === 'start') {
@@ -139,7 +107,7 @@ export function register(program: Command, io: CliIo): void {
         } else if (e.kind === 'skipped') {
           io.err(`sub-${e.id}: already done, skipped\n`);
         } else if (e.kind === 'note') {
-          io.err(`glas3d run: ${e.text}\n`);
+          note(e.text);
         } else if (e.kind === 'failed') {
           progress?.done();
           io.err(`${current}: FAILED: ${e.reason}\n`);
