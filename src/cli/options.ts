@@ -44,6 +44,7 @@ export interface ModelFlags {
   model: string;
   batch?: number;
   perturbation?: PerturbationSite;
+  dequantize?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -81,8 +82,14 @@ export const deviceOption = (choices: readonly string[], help = 'execution provi
 export const perturbationOption = () =>
   new Option(
     '--perturbation <site>',
-    'where perturbed copies are made: host (JS) or device (inside the model graph); default device on a GPU unless the model is quantized',
+    'where perturbed copies are made: host (JS) or device (inside the model graph); default device on a GPU unless the model is quantized (see --dequantize)',
   ).choices(PERTURBATION_SITES);
+
+export const dequantizeOption = () =>
+  new Option(
+    '--dequantize',
+    'run a quantized (QLinear) model as its float twin: on a GPU the whole graph runs there; probabilities differ by about its quantization noise',
+  );
 
 export const normalizeOption = () =>
   new Option('--normalize <method>', 'intensity normalization as the model was trained')

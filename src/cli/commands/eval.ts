@@ -18,9 +18,18 @@ import {
 } from '../../image/index.js';
 import { readPreprocessOptions } from '../../image/preprocess-file.js';
 import { DEVICES, type Device } from '../../model/index.js';
+import { loadClassifiers } from '../../model/combined-model.js';
 import { fixed, formatTable } from '../format.js';
 import type { CliIo } from '../io.js';
-import { batchOption, deviceOption, modeOption, parseCount, type ModelFlags } from '../options.js';
+import {
+  batchOption,
+  dequantizeOption,
+  deviceOption,
+  modeOption,
+  noteWriter,
+  parseCount,
+  type ModelFlags,
+} from '../options.js';
 import { progressReporter } from '../progress.js';
 import { OptionError } from '../../errors.js';
 
@@ -117,6 +126,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--preprocess <file>', 'preprocessing as JSON (resize, crop, mean, std, …)')
     .addOption(batchOption())
     .addOption(deviceOption(DEVICES))
+    .addOption(dequantizeOption())
     .option('--json', 'print the result (every trial) as JSON')
     .option('--quiet', 'no progress')
     .action(async (flags: PointingFlags) => {
@@ -125,10 +135,17 @@ export function register(program: Command, io: CliIo): void {
       const preprocess = flags.preprocess
         ? await readPreprocessOptions(flags.preprocess)
         : undefined;
+      // The pointing game perturbs on the host: no in-graph classifier.
+      const models = await loadClassifiers(flags.model, {
+        batchSize: flags.batch,
+        device: flags.device,
+        perturbation: 'host',
+        dequantize: flags.dequantize,
+      });
+      if (!flags.quiet) models.notes.forEach(noteWriter(io, 'eval pointing'));
       const progress = flags.quiet || flags.json ? undefined : progressReporter(io, 'pointing');
       const result = await runPointingGame({
-        model: flags.model,
-        modelOptions: { batchSize: flags.batch, device: flags.device },
+        model: models.classifier,
         images: flags.images,
         boxes: flags.boxes,
         classMap,
@@ -147,10 +164,11 @@ export function register(program: Command, io: CliIo): void {
         tolerance: flags.tolerance,
         preprocess,
         onPhoto: progress && ((done, total, file) => progress.update(done, total, file)),
-      });
+      }).finally(() => models.dispose());
       progress?.done();
       if (flags.json) {
-        io.out(JSON.stringify(result, null, 2) + '\n');
+        const dequantized = models.classifier.dequantized && { dequantized: true };
+        io.out(JSON.stringify({ ...result, ...dequantized }, null, 2) + '\n');
         return;
       }
       const p = result.parameters;

@@ -13,11 +13,13 @@ import { fixed, formatTable, num } from '../format.js';
 import type { CliIo } from '../io.js';
 import {
   batchOption,
+  dequantizeOption,
   deviceOption,
   modeOption,
   normalizeOption,
   parseCount,
   perturbationOption,
+  noteWriter,
   sigmaMmOption,
   type VolumeFlags,
 } from '../options.js';
@@ -54,6 +56,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(batchOption())
     .addOption(perturbationOption())
     .addOption(deviceOption(DEVICES))
+    .addOption(dequantizeOption())
     .option(
       '--recursive [passes]',
       'recursive GLAS at the first σ (default 5 passes)',
@@ -74,6 +77,7 @@ export function register(program: Command, io: CliIo): void {
           axes: flags.axes,
           batchSize: flags.batch,
           device: flags.device,
+          dequantize: flags.dequantize,
         },
         atlas,
         sigmaMm: flags.sigma,
@@ -84,6 +88,7 @@ export function register(program: Command, io: CliIo): void {
         perturbation: flags.perturbation,
         recursivePasses: flags.recursive === true ? 5 : flags.recursive || 0,
         onProgress: progress?.update,
+        onNote: flags.quiet ? undefined : noteWriter(io, 'explain'),
       });
       progress?.done();
       const files = await writeExplanation(flags.out, explanation, {
@@ -98,6 +103,7 @@ export function register(program: Command, io: CliIo): void {
               ...files,
               targetClass: explanation.targetClass,
               probability: explanation.probability,
+              ...(explanation.model.dequantized && { dequantized: true }),
             },
             null,
             2,

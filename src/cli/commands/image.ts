@@ -27,23 +27,19 @@ import {
 } from '../../image/index.js';
 import { readPreprocessOptions } from '../../image/preprocess-file.js';
 import { outputStems, writeImageOutputs } from '../../image/outputs.js';
-import {
-  DEVICES,
-  loadInGraphClassifier,
-  loadOnnxClassifier,
-  preferredPerturbationSite,
-  type Device,
-  type InGraphOnnxClassifier,
-} from '../../model/index.js';
+import { DEVICES, type Device } from '../../model/index.js';
+import { loadClassifiers } from '../../model/combined-model.js';
 import { fixed, num } from '../format.js';
 import type { CliIo } from '../io.js';
 import {
   batchOption,
+  dequantizeOption,
   deviceOption,
   modeOption,
   parseCount,
   parseNumberList,
   perturbationOption,
+  noteWriter,
   type ModelFlags,
 } from '../options.js';
 import { progressReporter } from '../progress.js';
@@ -153,6 +149,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(batchOption())
     .addOption(deviceOption(DEVICES))
     .addOption(perturbationOption())
+    .addOption(dequantizeOption())
     .option('--json', 'print a JSON summary on stdout')
     .option('--quiet', 'no progress or summary lines')
     .action(async (input: string, flags: ImageFlags) => {
@@ -171,31 +168,26 @@ export function register(program: Command, io: CliIo): void {
         : {};
       const photos = await photosOf(input);
       const labels = flags.labels ? await readLabels(flags.labels) : undefined;
-      const classifier = await loadOnnxClassifier(flags.model, {
+      const { classifier, inGraph, notes, dispose } = await loadClassifiers(flags.model, {
         batchSize: flags.batch,
         device: flags.device,
+        perturbation: flags.perturbation,
+        dequantize: flags.dequantize,
+        check: (c) => {
+          if (labels) checkLabels(labels, c.classes, flags.labels!);
+          if (flags.class !== undefined) c.checkClass(flags.class);
+          if (c.gridAxes?.tensorAxis.length !== 2) {
+            throw new ModelError(
+              `${flags.model}: the model input [${c.inputShape.join(', ')}] is not an image (expected NCHW or NHWC with 3 channels).`,
+            );
+          }
+        },
       });
+      if (!flags.quiet) notes.forEach(noteWriter(io, 'image'));
       const summaries: Record<string, unknown>[] = [];
       const failures: string[] = [];
       const progress = flags.quiet || flags.json ? undefined : progressReporter(io, 'image');
-      let inGraph: InGraphOnnxClassifier | undefined;
       try {
-        if (labels) checkLabels(labels, classifier.classes, flags.labels!);
-        if (flags.class !== undefined) classifier.checkClass(flags.class);
-        if (classifier.gridAxes?.tensorAxis.length !== 2) {
-          throw new ModelError(
-            `${flags.model}: the model input [${classifier.inputShape.join(', ')}] is not an image (expected NCHW or NHWC with 3 channels).`,
-          );
-        }
-        const site =
-          flags.perturbation ?? (await preferredPerturbationSite(flags.device, flags.model));
-        if (site === 'device') {
-          inGraph = await loadInGraphClassifier(flags.model, {
-            device: flags.device,
-            batchSize: flags.batch,
-            gridAxes: classifier.gridAxes.tensorAxis,
-          });
-        }
         const stems = outputStems(photos);
         for (const [position, path] of photos.entries()) {
           const stem = stems[position];
@@ -255,8 +247,7 @@ export function register(program: Command, io: CliIo): void {
           }
         }
       } finally {
-        await inGraph?.dispose();
-        await classifier.dispose();
+        await dispose();
       }
       if (flags.json) io.out(JSON.stringify(summaries, null, 2) + '\n');
       if (failures.length > 0) {

@@ -9,6 +9,7 @@ import { fixed, formatTable, num } from '../format.js';
 import type { CliIo } from '../io.js';
 import {
   batchOption,
+  dequantizeOption,
   deviceOption,
   modeOption,
   normalizeOption,
@@ -67,6 +68,7 @@ export function register(program: Command, io: CliIo): void {
     )
     .addOption(batchOption())
     .addOption(perturbationOption())
+    .addOption(dequantizeOption())
     .addOption(
       new Option('--layout <layout>', 'model input layout (default: inferred)').choices(LAYOUTS),
     )
@@ -127,6 +129,7 @@ export function register(program: Command, io: CliIo): void {
         device: flags.device,
         batchSize: flags.batch,
         perturbation: flags.perturbation,
+        dequantize: flags.dequantize,
         layout: flags.layout,
         axes: flags.axes,
         normalize: flags.normalize,
