@@ -5,6 +5,7 @@ export {
   DEFAULT_BATCH_SIZE,
   DEVICES,
   type Device,
+  type ModelRecord,
   type OnnxClassifierOptions,
 } from './onnx-classifier.js';
 export {
@@ -47,8 +48,12 @@ export {
 export {
   InGraphOnnxClassifier,
   loadInGraphClassifier,
+  loadClassifiers,
   preferredPerturbationSite,
   probeInGraphBatchSize,
+  sourcePerturbationSite,
+  type Classifiers,
+  type ClassifiersOptions,
   PERTURBATION_SITES,
   type PerturbationSite,
   type InGraphClassifierOptions,
@@ -72,7 +77,14 @@ export {
   type DeviceChoice,
   type DeviceOutcome,
 } from './device-auto.js';
-export { dequantizeModel, isQuantizedModel, QUANTIZED_OPS } from './dequantize.js';
+export {
+  dequantizeModel,
+  dequantizeNotes,
+  isQuantizedModel,
+  modelSource,
+  QUANTIZED_OPS,
+  type ModelSource,
+} from './dequantize.js';
 export { sessionOptions } from './session-options.js';
 export { buildFusionGraph, DeviceFusion } from './fusion-graph.js';
 export { rewriteForWebGpu } from './gpu-rewrite.js';
