@@ -295,19 +295,32 @@ async function runWith(
   let explained = 0;
   let skipped = 0;
   let explainSeconds = 0;
-  for (let position = 0; position < work.length; position++) {
-    const { group, subject } = work[position];
+  // Subjects finished earlier with the same settings are kept; the others are explained in turn.
+  const todo: Array<{ group: Group; subject: Subject; position: number }> = [];
+  for (const [position, { group, subject }] of work.entries()) {
     const previous = await readSidecar(out, subject.id, group);
     if (previous && previous.fingerprint === fingerprint) {
       skipped++;
       finished[group].push(subject.id);
       emit({ kind: 'skipped', group, id: subject.id });
-      continue;
-    }
+    } else todo.push({ group, subject, position });
+  }
+  // Each subject's file is read (and inflated, on libuv's thread pool) while the one before is
+  // explained: onnxruntime's runs hold the JS thread, not the pool. A failed read is that
+  // subject's failure, raised when its turn comes.
+  const readAhead = (k: number) => {
+    const read = k < todo.length ? readVolume(todo[k].subject.path) : undefined;
+    read?.catch(() => undefined);
+    return read;
+  };
+  let nextRead = readAhead(0);
+  for (const [k, { group, subject, position }] of todo.entries()) {
+    const read = nextRead!;
+    nextRead = readAhead(k + 1);
     emit({ kind: 'subject', group, id: subject.id, position: position + 1, total: work.length });
     const started = performance.now();
     try {
-      const volume = await readVolume(subject.path);
+      const volume = await read;
       const prepared = prepareSubject(volume, subject.path, grid, reference, {
         checkSpace: settings.checkSpace,
       });
@@ -315,7 +328,8 @@ async function runWith(
       const explanation = await explain(prepared.volume, {
         model: classifier,
         atlas: atlasGrid,
-        template,
+        // On the model grid already: the template baseline is then not resampled per subject.
+        template: reference?.template ?? template,
         sigmaMm: settings.sigmaMm,
         mode: settings.mode,
         baseline: await baselineFor(),
@@ -439,7 +453,9 @@ async function controlMean(
   }
   if (!sum || n === 0)
     throw new OptionError('--baseline control: no control subject could be read.');
-  return { dims: [...grid.dims], affine: grid.affine, data: Float32Array.from(sum, (v) => v / n) };
+  const mean = new Float32Array(sum.length);
+  for (let o = 0; o < sum.length; o++) mean[o] = sum[o] / n;
+  return { dims: [...grid.dims], affine: grid.affine, data: mean };
 }
 
 async function writeDatasetDescription(out: string, settings: RunSettings): Promise<void> {
