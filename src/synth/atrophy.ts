@@ -170,6 +170,13 @@ function mahalanobis2(inv: number[], dx: number, dy: number, dz: number): number
   );
 }
 
+/** Whether a point (mm) lies outside the box that holds the shape's support (φ = 0 there). */
+function outsideSupport(shape: RegionShape, p0: number, p1: number, p2: number): boolean {
+  const lo = shape.supportMin;
+  const hi = shape.supportMax;
+  return p0 < lo[0] || p0 > hi[0] || p1 < lo[1] || p1 > hi[1] || p2 < lo[2] || p2 > hi[2];
+}
+
 /** z = y + Σ_k s_k (y − c_k) φ_k(y), written into `out` (which may be `y` itself). */
 export function contract(
   contractions: readonly Contraction[],
@@ -183,10 +190,7 @@ export function contract(
   let d2 = 0;
   for (let n = 0; n < contractions.length; n++) {
     const { shape, strength } = contractions[n];
-    if (strength === 0) continue;
-    const lo = shape.supportMin;
-    const hi = shape.supportMax;
-    if (y0 < lo[0] || y0 > hi[0] || y1 < lo[1] || y1 > hi[1] || y2 < lo[2] || y2 > hi[2]) continue;
+    if (strength === 0 || outsideSupport(shape, y0, y1, y2)) continue;
     const c = shape.centreMm;
     const dx = y0 - c[0];
     const dy = y1 - c[1];
@@ -324,10 +328,7 @@ export function contractJacobian(
   let d2 = 0;
   for (let n = 0; n < contractions.length; n++) {
     const { shape, strength } = contractions[n];
-    if (strength === 0) continue;
-    const lo = shape.supportMin;
-    const hi = shape.supportMax;
-    if (y0 < lo[0] || y0 > hi[0] || y1 < lo[1] || y1 > hi[1] || y2 < lo[2] || y2 > hi[2]) continue;
+    if (strength === 0 || outsideSupport(shape, y0, y1, y2)) continue;
     const c = shape.centreMm;
     const v = [y0 - c[0], y1 - c[1], y2 - c[2]];
     const inv = shape.inverseCovariance;
