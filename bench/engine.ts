@@ -20,7 +20,6 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { atlasOnGrid, loadAal } from '../src/atlas/index.js';
 import type { Classifier, GlasInput, GlasOptions } from '../src/glas3d/index.js';
 import { BatchWorkspace } from '../src/glas3d/batch-workspace.js';
@@ -32,6 +31,7 @@ import {
   type OnnxClassifier,
 } from '../src/model/index.js';
 import { MNI_GRIDS, readVolume, resample } from '../src/volume/index.js';
+import { imagenetTensor } from './photo.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shared = join(root, '../shared/data');
@@ -112,27 +112,7 @@ async function case2d(): Promise<Case | string> {
   for (const path of [modelPath, photo]) {
     if (!existsSync(path)) return `2-D case skipped: ${path} is missing.`;
   }
-  // Short side 256, centre crop 224, /255, ImageNet mean/std, planar RGB (x fastest).
-  const resized = await sharp(photo)
-    .removeAlpha()
-    .resize({ width: 256, height: 256, fit: 'outside' })
-    .toBuffer({ resolveWithObject: true });
-  const { data } = await sharp(resized.data)
-    .extract({
-      left: Math.floor((resized.info.width - 224) / 2),
-      top: Math.floor((resized.info.height - 224) / 2),
-      width: 224,
-      height: 224,
-    })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const mean = [0.485, 0.456, 0.406];
-  const std = [0.229, 0.224, 0.225];
-  const n = 224 * 224;
-  const planar = new Float32Array(3 * n);
-  for (let p = 0; p < n; p++) {
-    for (let c = 0; c < 3; c++) planar[c * n + p] = (data[p * 3 + c] / 255 - mean[c]) / std[c];
-  }
+  const planar = await imagenetTensor(photo);
   const classifier = await loadOnnxClassifier(modelPath, {
     batchSize,
     intraOpNumThreads: threads,

@@ -62,6 +62,7 @@ import {
   type GridAxes,
 } from '../src/model/index.js';
 import { MNI_GRIDS, readVolume, resample } from '../src/volume/index.js';
+import { imagenetTensor } from './photo.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -87,34 +88,9 @@ const elapsedS = () => (performance.now() - started) / 1000;
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).trim();
 
 // ---------------------------------------------------------------------------------------------
-// Photos: short side 256, centre crop 224, /255, ImageNet mean/std, planar RGB (x fastest).
+// Photos, preprocessed (bench/photo.ts) or read from the tensors packed beside them.
 
 const TENSOR_SUFFIX = '.nchw224.f32';
-
-async function preprocessPhoto(path: string): Promise<Float32Array> {
-  const sharp = (await import('sharp')).default;
-  const resized = await sharp(path)
-    .removeAlpha()
-    .resize({ width: 256, height: 256, fit: 'outside' })
-    .toBuffer({ resolveWithObject: true });
-  const { data } = await sharp(resized.data)
-    .extract({
-      left: Math.floor((resized.info.width - 224) / 2),
-      top: Math.floor((resized.info.height - 224) / 2),
-      width: 224,
-      height: 224,
-    })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const mean = [0.485, 0.456, 0.406];
-  const std = [0.229, 0.224, 0.225];
-  const n = 224 * 224;
-  const planar = new Float32Array(3 * n);
-  for (let p = 0; p < n; p++) {
-    for (let c = 0; c < 3; c++) planar[c * n + p] = (data[p * 3 + c] / 255 - mean[c]) / std[c];
-  }
-  return planar;
-}
 
 /** A preprocessed tensor beside the photo when there is one (no sharp needed), else sharp. */
 async function photoTensor(path: string): Promise<Float32Array> {
@@ -123,7 +99,7 @@ async function photoTensor(path: string): Promise<Float32Array> {
     const bytes = readFileSync(cached);
     return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
   }
-  return preprocessPhoto(path);
+  return imagenetTensor(path);
 }
 
 const photosIn = (dir: string) =>
@@ -711,7 +687,7 @@ if (option('write-tensors') !== undefined) {
   mkdirSync(dir, { recursive: true });
   for (const photo of photosIn(dataDir).slice(0, imageCount)) {
     const out = join(dir, basename(photo) + TENSOR_SUFFIX);
-    const t = await preprocessPhoto(photo);
+    const t = await imagenetTensor(photo);
     writeFileSync(out, new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
     console.log(`wrote ${out}`);
   }
