@@ -348,6 +348,30 @@ async function deviceFusionMs(
   return performance.now() - t;
 }
 
+interface TimedRuns {
+  /** Wall time of all items, cold and warm (ms). */
+  cold: number;
+  warm: number;
+  /** Model time of the warm run's items (ms). */
+  modelMs: number;
+  results: GlasResult[];
+  note?: string;
+}
+
+/** What a row reports of its timed runs, per subject/image (warm run). */
+function runTimes(runs: TimedRuns, items: number) {
+  const passes = runs.results[0].forwardPasses;
+  const totalS = runs.warm / items / 1000;
+  return {
+    items,
+    passes,
+    totalS,
+    coldTotalS: runs.cold / items / 1000,
+    forwardsPerS: passes / totalS,
+    modelS: runs.modelMs / items / 1000,
+  };
+}
+
 /**
  * A cold run (first shapes compile and allocate), then the warm run that the table shows; when
  * the cold run took longer than --row-s (default 45 s), its numbers stand for both. A row is
@@ -357,7 +381,7 @@ async function deviceFusionMs(
 async function timedRuns(
   c: Case,
   run: (input: GlasInput, options: GlasOptions) => Promise<GlasResult>,
-): Promise<{ cold: number; warm: number; modelMs: number; results: GlasResult[]; note?: string }> {
+): Promise<TimedRuns> {
   const deadline = performance.now() + 2 * rowLimitS * 1000;
   const options: GlasOptions = {
     ...c.options,
@@ -408,13 +432,10 @@ async function jsRow(c: Case, device: Device): Promise<Row> {
     const setupS = (performance.now() - t) / 1000;
     const classifier = withBatchSize(plain, batch);
     const runs = await timedRuns(c, (input, options) => runGlas(classifier, input, options));
-    const items = c.inputs.length;
-    const passes = runs.results[0].forwardPasses;
+    const times = runTimes(runs, c.inputs.length);
     const perSampleTransfer =
       device === 'cpu' ? 0 : (await transferMs(device, c.sampleShape, batch)) / batch;
-    const fusion = fusionMs(c, runs.results[0]);
-    const totalMs = runs.warm / items;
-    const modelMs = runs.modelMs / items;
+    const fusionS = fusionMs(c, runs.results[0]) / 1000;
     if (device === 'cpu') reference.set(c.id, runs.results);
     jsOnDevice.set(`${c.id}/${device}`, runs.results);
     return {
@@ -423,17 +444,12 @@ async function jsRow(c: Case, device: Device): Promise<Row> {
       path: 'js',
       batch,
       probe,
-      items,
-      passes,
       setupS,
-      totalS: totalMs / 1000,
-      coldTotalS: runs.cold / items / 1000,
-      forwardsPerS: passes / (totalMs / 1000),
-      modelS: modelMs / 1000,
-      perturbS: (totalMs - modelMs - fusion) / 1000,
+      ...times,
+      perturbS: times.totalS - times.modelS - fusionS,
       perturbWhere: 'host (JS)',
-      transferS: (perSampleTransfer * passes) / 1000,
-      fusionS: fusion / 1000,
+      transferS: (perSampleTransfer * times.passes) / 1000,
+      fusionS,
       otherS: 0,
       maxRelDiff: maxRel(runs.results, reference.get(c.id)),
       note: runs.note,
@@ -496,17 +512,15 @@ async function graphRow(c: Case, device: Device): Promise<Row> {
     const setupS = (performance.now() - t) / 1000;
     const batch = classifier.batchSize;
     const runs = await timedRuns(c, (input, options) => runGlasInGraph(classifier, input, options));
-    const items = c.inputs.length;
-    const passes = runs.results[0].forwardPasses;
-    const calls = 1 + Math.ceil((passes - 1) / batch);
+    const times = runTimes(runs, c.inputs.length);
+    const calls = 1 + Math.ceil((times.passes - 1) / batch);
     const perturbPerCall = await devicePerturbMs(device, c, batch);
     const transferPerCall = device === 'cpu' ? 0 : await transferMs(device, c.sampleShape, 1);
     // Eq. 3 runs where the classifier puts it: on the device for GPU providers.
-    const fusion = classifier.fuseMap
-      ? await deviceFusionMs(classifier.fuseMap, c, runs.results[0])
-      : fusionMs(c, runs.results[0]);
-    const totalMs = runs.warm / items;
-    const modelMs = runs.modelMs / items;
+    const fusionS =
+      (classifier.fuseMap
+        ? await deviceFusionMs(classifier.fuseMap, c, runs.results[0])
+        : fusionMs(c, runs.results[0])) / 1000;
     return {
       case: c.id,
       device,
@@ -514,18 +528,13 @@ async function graphRow(c: Case, device: Device): Promise<Row> {
       batch,
       probe: classifier.probe,
       deviceNote: classifier.deviceNote,
-      items,
-      passes,
       setupS,
-      totalS: totalMs / 1000,
-      coldTotalS: runs.cold / items / 1000,
-      forwardsPerS: passes / (totalMs / 1000),
-      modelS: modelMs / 1000,
+      ...times,
       perturbS: (perturbPerCall * calls) / 1000,
       perturbWhere: 'device (est.)',
       transferS: (transferPerCall * calls) / 1000,
-      fusionS: fusion / 1000,
-      otherS: (totalMs - modelMs - fusion) / 1000,
+      fusionS,
+      otherS: times.totalS - times.modelS - fusionS,
       maxRelDiff: maxRel(runs.results, reference.get(c.id)),
       maxRelDiffSameDevice: maxRel(runs.results, jsOnDevice.get(`${c.id}/${device}`)),
       note: runs.note,
