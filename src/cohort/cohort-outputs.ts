@@ -6,6 +6,7 @@
  * (appendix A of the paper: "linearly integrated and normalized").
  */
 import type { Atlas } from '../atlas/index.js';
+import { RANKED_REGION_COLUMNS } from '../report/explanation-files.js';
 import { formatDelimited, type Cell } from '../report/table.js';
 import { readVolume, writeFileAtomic, writeVolume, type Volume } from '../volume/index.js';
 import { cohortMapPath, readSubjectRegions, subjectMapPath, type Group } from './derivatives.js';
@@ -39,12 +40,7 @@ export interface CohortOutputsOptions {
 }
 
 export const COHORT_REGION_COLUMNS = [
-  'sigma_mm',
-  'rank',
-  'index',
-  'name',
-  'hemisphere',
-  'score',
+  ...RANKED_REGION_COLUMNS,
   'sd',
   'ci_low',
   'ci_high',

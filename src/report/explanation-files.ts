@@ -8,13 +8,21 @@ import type { Explanation, RegionScore } from '../explain/explain-volume.js';
 import { writeFileAtomic, writeVolume } from '../volume/index.js';
 import { formatNumber, formatDelimited, type Cell } from './table.js';
 
-export const REGION_COLUMNS = [
+/**
+ * The leading columns of both ranked region tables, the regions.csv of `explain` and of a
+ * cohort: the viewer reads either file's rows the same way.
+ */
+export const RANKED_REGION_COLUMNS = [
   'sigma_mm',
   'rank',
   'index',
   'name',
   'hemisphere',
   'score',
+] as const;
+
+export const REGION_COLUMNS = [
+  ...RANKED_REGION_COLUMNS,
   'region_mean',
   'f_light',
   'f_shadow',
