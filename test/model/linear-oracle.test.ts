@@ -3,6 +3,7 @@ import { ModelError, OptionError } from '../../src/errors.js';
 import {
   buildLinearOracle,
   loadOnnxClassifier,
+  type LinearOracleSpec,
   type OnnxClassifier,
   type OracleOutput,
 } from '../../src/model/index.js';
@@ -18,8 +19,12 @@ afterAll(async () => {
   for (const c of opened) await c.dispose();
 });
 
+/** This file's oracle (shape, weights, a, b) with an output kind and what a test varies. */
+const oracle = (output: OracleOutput, spec: Partial<LinearOracleSpec> = {}) =>
+  buildLinearOracle({ inputShape, weights, scale: a, bias: b, output, ...spec });
+
 async function load(output: OracleOutput, options = {}) {
-  const bytes = buildLinearOracle({ inputShape, weights, scale: a, bias: b, output });
+  const bytes = oracle(output);
   const clf = await loadOnnxClassifier(bytes, { modelName: `oracle-${output}`, ...options });
   opened.push(clf);
   return clf;
@@ -95,14 +100,7 @@ describe('linear oracle through OnnxClassifier', () => {
 
 describe('model input and output variants', () => {
   it('uses batch size 1 for a model whose batch dim is fixed to 1', async () => {
-    const bytes = buildLinearOracle({
-      inputShape,
-      weights,
-      scale: a,
-      bias: b,
-      output: 'two-logits',
-      batch: 1,
-    });
+    const bytes = oracle('two-logits', { batch: 1 });
     const clf = await loadOnnxClassifier(bytes, { batchSize: 16 });
     opened.push(clf);
     expect(clf.batchSize).toBe(1);
@@ -112,14 +110,7 @@ describe('model input and output variants', () => {
   });
 
   it('pads a short batch for a model whose batch dim is fixed above 1', async () => {
-    const bytes = buildLinearOracle({
-      inputShape,
-      weights,
-      scale: a,
-      bias: b,
-      output: 'one-logit',
-      batch: 4,
-    });
+    const bytes = oracle('one-logit', { batch: 4 });
     const clf = await loadOnnxClassifier(bytes);
     opened.push(clf);
     expect(clf.batchSize).toBe(4);
@@ -131,12 +122,7 @@ describe('model input and output variants', () => {
   });
 
   it('picks an output by name and lists the names when it is missing', async () => {
-    const bytes = buildLinearOracle({
-      inputShape,
-      weights,
-      scale: a,
-      bias: b,
-      output: 'two-logits',
+    const bytes = oracle('two-logits', {
       outputName: 'logits',
       extraOutputs: [{ name: 'probs', kind: 'probabilities' }],
     });
@@ -156,14 +142,7 @@ describe('model input and output variants', () => {
   });
 
   it('needs inputShape for symbolic sample dims, and checks it against fixed dims', async () => {
-    const bytes = buildLinearOracle({
-      inputShape,
-      weights,
-      scale: a,
-      bias: b,
-      output: 'one-logit',
-      declaredShape: [1, 'depth', 'height', 5],
-    });
+    const bytes = oracle('one-logit', { declaredShape: [1, 'depth', 'height', 5] });
     await expect(loadOnnxClassifier(bytes)).rejects.toThrow(/symbolic dims.*--input-shape/);
     await expect(loadOnnxClassifier(bytes, { inputShape: [1, 6, 7, 4] })).rejects.toThrow(
       ModelError,
@@ -178,14 +157,7 @@ describe('model input and output variants', () => {
   });
 
   it('refuses a model whose input is not float32', async () => {
-    const bytes = buildLinearOracle({
-      inputShape,
-      weights,
-      scale: a,
-      bias: b,
-      output: 'one-logit',
-      inputType: 'int32',
-    });
+    const bytes = oracle('one-logit', { inputType: 'int32' });
     await expect(loadOnnxClassifier(bytes, { modelName: 'int-model.onnx' })).rejects.toThrow(
       /int-model.onnx input 'input' is int32/,
     );
