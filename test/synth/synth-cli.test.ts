@@ -19,24 +19,22 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+/** `glas3d synth` into dir(out) with these group sizes and seed, then any further arguments. */
+function synth(
+  { out, ad, nc, seed }: { out: string; ad: number | string; nc: number; seed: number },
+  ...more: string[]
+) {
+  const counts = ['--n-ad', String(ad), '--n-nc', String(nc), '--seed', String(seed)];
+  return runCli(['synth', '--out', dir(out), ...counts, ...more]);
+}
+
 async function truthOf(d: string): Promise<CohortTruth> {
   return JSON.parse(await readFile(join(d, 'truth.json'), 'utf8')) as CohortTruth;
 }
 
 describe('glas3d synth', () => {
   it('writes the same subject as the library, quietly', async () => {
-    const r = await runCli([
-      'synth',
-      '--out',
-      dir('cli'),
-      '--n-ad',
-      '1',
-      '--n-nc',
-      '0',
-      '--seed',
-      '5',
-      '--quiet',
-    ]);
+    const r = await synth({ out: 'cli', ad: 1, nc: 0, seed: 5 }, '--quiet');
     expect(r).toEqual({ code: 0, stdout: '', stderr: '' });
     const file = await readVolume(join(dir('cli'), 'ad/sub-ad001.nii.gz'));
     const subject = await synthesizeSubject({ seed: 5, group: 'AD', number: 1 });
@@ -44,19 +42,11 @@ describe('glas3d synth', () => {
   });
 
   it('plants the regions named, and says which names are close to an unknown one', async () => {
-    const r = await runCli([
-      'synth',
-      '--out',
-      dir('cli2'),
-      '--n-ad',
-      '1',
-      '--n-nc',
-      '0',
-      '--seed',
-      '1',
+    const r = await synth(
+      { out: 'cli2', ad: 1, nc: 0, seed: 1 },
       '--atrophy',
       'Hippocampus_L,Hipocampus_R',
-    ]);
+    );
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
@@ -65,21 +55,13 @@ describe('glas3d synth', () => {
     );
     expect(existsSync(dir('cli2'))).toBe(false);
 
-    const ok = await runCli([
-      'synth',
-      '--out',
-      dir('cli2'),
-      '--n-ad',
-      '1',
-      '--n-nc',
-      '0',
-      '--seed',
-      '1',
+    const ok = await synth(
+      { out: 'cli2', ad: 1, nc: 0, seed: 1 },
       '--atrophy',
       'precuneus_l',
       '--datatype',
       'float32',
-    ]);
+    );
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/^wrote 1 AD \+ 0 NC subjects to /);
     const truth = await truthOf(dir('cli2'));
@@ -90,30 +72,10 @@ describe('glas3d synth', () => {
   });
 
   it('refuses a non-empty folder and bad numbers with one line', async () => {
-    const again = await runCli([
-      'synth',
-      '--out',
-      dir('cli'),
-      '--n-ad',
-      '1',
-      '--n-nc',
-      '1',
-      '--seed',
-      '5',
-    ]);
+    const again = await synth({ out: 'cli', ad: 1, nc: 1, seed: 5 });
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^glas3d: .* is not empty; .*--overwrite/);
-    const bad = await runCli([
-      'synth',
-      '--out',
-      dir('x'),
-      '--n-ad',
-      'two',
-      '--n-nc',
-      '1',
-      '--seed',
-      '5',
-    ]);
+    const bad = await synth({ out: 'x', ad: 'two', nc: 1, seed: 5 });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--n-ad two: give a whole number/);
   });
