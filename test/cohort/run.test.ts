@@ -34,6 +34,12 @@ beforeAll(async () => {
   referenceCsv = await readFile(join(reference, 'regions.csv'), 'utf8');
 }, 300_000);
 
+/** `glas3d run` of the fixture's model on a cohort folder into `out` (zero baseline, quiet). */
+const runArgs = (cohort: string, out: string, ...more: string[]) => {
+  const fixed = ['--model', fx.model, '--baseline', 'zero', '--quiet'];
+  return ['run', '--cohort', cohort, '--out', out, ...fixed, ...more];
+};
+
 /** Every file under a folder, relative paths, sorted. */
 function tree(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -127,21 +133,7 @@ describe('nothing lost', () => {
     return new Promise((resolveRun, reject) => {
       const child = spawn(
         process.execPath,
-        [
-          '--import',
-          'tsx',
-          'src/cli/entry.ts',
-          'run',
-          '--cohort',
-          fx.cohort,
-          '--model',
-          fx.model,
-          '--out',
-          out,
-          '--baseline',
-          'zero',
-          '--quiet',
-        ],
+        ['--import', 'tsx', 'src/cli/entry.ts', ...runArgs(fx.cohort, out)],
         { cwd: root, stdio: 'ignore' },
       );
       const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
@@ -208,18 +200,7 @@ describe('bad subjects', () => {
       await writeVolume(join(dir, 'sub-native.nii.gz'), far);
     }
     const out = join(fx.dir, 'bad-out');
-    const r = await runCli([
-      'run',
-      '--cohort',
-      dir,
-      '--model',
-      fx.model,
-      '--out',
-      out,
-      '--baseline',
-      'zero',
-      '--quiet',
-    ]);
+    const r = await runCli(runArgs(dir, out));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/4 subject\(s\) failed/);
     const errors = (await readFile(join(out, 'errors.tsv'), 'utf8'))
@@ -248,20 +229,7 @@ describe('a control group', () => {
     for (const f of ['sub-01.nii.gz', 'sub-02.nii.gz']) {
       await copyFile(join(fx.cohort, f), join(control, f));
     }
-    const r = await runCli([
-      'run',
-      '--cohort',
-      fx.cohort,
-      '--control',
-      control,
-      '--model',
-      fx.model,
-      '--out',
-      out,
-      '--baseline',
-      'zero',
-      '--quiet',
-    ]);
+    const r = await runCli(runArgs(fx.cohort, out, '--control', control));
     expect(r.code).toBe(0);
     const rows = parseCsv(await readFile(join(out, 'regions.csv'), 'utf8'));
     for (const row of rows) {
