@@ -20,7 +20,6 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { atlasOnGrid, loadAal } from '../src/atlas/index.js';
 import type { Classifier, GlasInput, GlasOptions } from '../src/glas3d/index.js';
 import { BatchWorkspace } from '../src/glas3d/batch-workspace.js';
 import { fuseMap, gridSearchPoints, resolveGridLayout, runGlas } from '../src/glas3d/index.js';
@@ -30,8 +29,7 @@ import {
   toModelTensor,
   type OnnxClassifier,
 } from '../src/model/index.js';
-import { MNI_GRIDS, readVolume, resample } from '../src/volume/index.js';
-import { imagenetTensor } from './photo.js';
+import { colin27Subject, imagenetTensor } from './inputs.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shared = join(root, '../shared/data');
@@ -77,32 +75,18 @@ class RssProbe {
 }
 
 async function case3d(): Promise<Case | string> {
-  const template = join(root, 'atlases/aal/ch2bet.nii.gz');
-  if (!existsSync(template)) return `3-D case skipped: ${template} is missing.`;
-  const grid = MNI_GRIDS.mni2mm;
-  const volume = resample(await readVolume(template), grid, 'linear');
-  let max = 0;
-  for (const v of volume.data) if (v > max) max = v;
-  const gridData = Float32Array.from(volume.data, (v) => v / max);
-  const atlas = atlasOnGrid(await loadAal(), grid);
-  const points = atlas.regions.map((r) => [...r.searchPointVoxel]);
-  const inputShape = [1, ...grid.dims];
-  const classifier = await loadOnnxClassifier(buildPaperCnn3d({ inputShape, seed: 1 }), {
-    batchSize,
-    intraOpNumThreads: threads,
-    modelName: 'paper CNN (random weights)',
-  });
-  const axes = classifier.gridAxes!;
+  const subject = await colin27Subject();
+  if (typeof subject === 'string') return subject;
+  const { grid, points } = subject;
+  const classifier = await loadOnnxClassifier(
+    buildPaperCnn3d({ inputShape: [1, ...grid.dims], seed: 1 }),
+    { batchSize, intraOpNumThreads: threads, modelName: 'paper CNN (random weights)' },
+  );
   return {
     label: `3-D paper CNN ${grid.dims.join('×')}, ${points.length} AAL points`,
     classifier,
-    input: {
-      sample: toModelTensor(gridData, grid.dims, 1, axes),
-      baseline: 0,
-      gridAxes: axes.tensorAxis,
-      spacing: [2, 2, 2],
-    },
-    options: { points, sigmas: [{ light: 10, shadow: 10, spatial: 10 }], mode: 'fusion' },
+    input: subject.input(classifier.gridAxes!),
+    options: subject.options,
   };
 }
 

@@ -32,7 +32,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { availableParallelism, cpus, hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { atlasOnGrid, loadAal, packageRoot } from '../src/atlas/index.js';
+import { packageRoot } from '../src/atlas/index.js';
 import { runGlasInGraph } from '../src/glas3d/in-graph.js';
 import {
   fuseMap,
@@ -61,8 +61,7 @@ import {
   type Device,
   type GridAxes,
 } from '../src/model/index.js';
-import { MNI_GRIDS, readVolume, resample } from '../src/volume/index.js';
-import { imagenetTensor } from './photo.js';
+import { colin27Subject, imagenetTensor } from './inputs.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -88,7 +87,7 @@ const elapsedS = () => (performance.now() - started) / 1000;
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).trim();
 
 // ---------------------------------------------------------------------------------------------
-// Photos, preprocessed (bench/photo.ts) or read from the tensors packed beside them.
+// Photos, preprocessed (bench/inputs.ts) or read from the tensors packed beside them.
 
 const TENSOR_SUFFIX = '.nchw224.f32';
 
@@ -126,15 +125,9 @@ interface Case {
 }
 
 async function case3d(): Promise<Case | string> {
-  const template = join(root, 'atlases/aal/ch2bet.nii.gz');
-  if (!existsSync(template)) return `3-D case skipped: ${template} is missing.`;
-  const grid = MNI_GRIDS.mni2mm;
-  const volume = resample(await readVolume(template), grid, 'linear');
-  let max = 0;
-  for (const v of volume.data) if (v > max) max = v;
-  const gridData = Float32Array.from(volume.data, (v) => v / max);
-  const atlas = atlasOnGrid(await loadAal(), grid);
-  const points = atlas.regions.map((r) => [...r.searchPointVoxel]);
+  const subject = await colin27Subject();
+  if (typeof subject === 'string') return subject;
+  const { grid, points } = subject;
   const sampleShape = [1, ...grid.dims];
   const axes = gridAxesOf('NCDHW', 'xyz', sampleShape);
   return {
@@ -144,15 +137,8 @@ async function case3d(): Promise<Case | string> {
     modelName: 'paper CNN (random weights)',
     sampleShape,
     axes,
-    inputs: [
-      {
-        sample: toModelTensor(gridData, grid.dims, 1, axes),
-        baseline: 0,
-        gridAxes: axes.tensorAxis,
-        spacing: [2, 2, 2],
-      },
-    ],
-    options: { points, sigmas: [{ light: 10, shadow: 10, spatial: 10 }], mode: 'fusion' },
+    inputs: [subject.input(axes)],
+    options: subject.options,
   };
 }
 
