@@ -85,11 +85,14 @@ export async function writeSubject(
   explanation: Explanation,
   sidecar: SubjectSidecar,
 ): Promise<void> {
-  for (const m of explanation.maps) {
-    await writeVolume(subjectMapPath(out, id, group, m.sigmaMm), m.saliency, {
-      description: `glas3d ${explanation.mode} sigma=${m.sigmaMm}mm`,
-    });
-  }
+  // Gzipped on libuv's thread pool: written together, the maps compress in parallel.
+  await Promise.all(
+    explanation.maps.map((m) =>
+      writeVolume(subjectMapPath(out, id, group, m.sigmaMm), m.saliency, {
+        description: `glas3d ${explanation.mode} sigma=${m.sigmaMm}mm`,
+      }),
+    ),
+  );
   const lines = [REGION_TSV_COLUMNS.join('\t')];
   for (const m of explanation.maps) {
     // Atlas order (not ranked), so every subject's table lines up row by row.

@@ -63,26 +63,29 @@ export async function writeExplanation(
   explanation: Explanation,
   extra: Record<string, unknown> = {},
 ): Promise<WrittenFiles> {
-  const saliency: string[] = [];
-  for (const m of explanation.maps) {
+  // Maps are gzipped on libuv's thread pool: written together, they compress in parallel.
+  const writes: Promise<void>[] = [];
+  const saliency = explanation.maps.map((m) => {
     const path = join(outDir, saliencyFileName(m.sigmaMm));
-    await writeVolume(path, m.saliency, {
-      description: `glas3d ${explanation.mode} sigma=${m.sigmaMm}mm`,
-    });
-    saliency.push(path);
-  }
+    writes.push(
+      writeVolume(path, m.saliency, {
+        description: `glas3d ${explanation.mode} sigma=${m.sigmaMm}mm`,
+      }),
+    );
+    return path;
+  });
   const recursive: string[] = [];
   if (explanation.recursive) {
     const r = explanation.recursive;
-    for (let p = 0; p < r.passes.length; p++) {
-      const path = join(outDir, saliencyFileName(r.sigmaMm, `_pass-${p + 1}`));
-      await writeVolume(path, r.passes[p]);
+    const volumes = [...r.passes, r.accumulated];
+    volumes.forEach((volume, p) => {
+      const suffix = p < r.passes.length ? `_pass-${p + 1}` : '_recursive';
+      const path = join(outDir, saliencyFileName(r.sigmaMm, suffix));
+      writes.push(writeVolume(path, volume));
       recursive.push(path);
-    }
-    const path = join(outDir, saliencyFileName(r.sigmaMm, '_recursive'));
-    await writeVolume(path, r.accumulated);
-    recursive.push(path);
+    });
   }
+  await Promise.all(writes);
   const rows: Cell[][] = [[...REGION_COLUMNS]];
   for (const m of explanation.maps) rows.push(...regionRows(m.sigmaMm, m.regions));
   const regions = join(outDir, 'regions.csv');
