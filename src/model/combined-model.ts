@@ -14,7 +14,6 @@
  * the plain classifier, the in-graph one when the copies are made on the device, both of the
  * quantized model's float twin on request (`dequantize`), and the notes a user should read.
  */
-import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { ModelError, OptionError } from '../errors.js';
 import {
@@ -45,7 +44,7 @@ import {
   type OnnxClassifierOptions,
 } from './onnx-classifier.js';
 import { prepareCombinedModel, type CombinedModel } from './perturbation-graph.js';
-import { dequantizeNotes, isQuantizedModel, modelSource, type ModelSource } from './dequantize.js';
+import { dequantizeNotes, modelSource, type ModelSource } from './dequantize.js';
 import { DeviceFusion } from './fusion-graph.js';
 import { rewriteForWebGpu } from './gpu-rewrite.js';
 import { sessionOptions } from './session-options.js';
@@ -288,21 +287,15 @@ export async function preferredPerturbationSite(
   device: Device,
   model: string | Uint8Array,
 ): Promise<PerturbationSite> {
-  if (device === 'cpu') return 'host';
-  const bytes = typeof model === 'string' ? new Uint8Array(await readFile(model)) : model;
-  return siteFor(device, isQuantizedModel(bytes));
+  return sourcePerturbationSite(device, await modelSource(model, { inspect: device !== 'cpu' }));
 }
-
-/** preferredPerturbationSite for a model known to be quantized or not. */
-const siteFor = (device: Device, quantized: boolean | undefined): PerturbationSite =>
-  device === 'cpu' || quantized ? 'host' : 'device';
 
 /**
  * preferredPerturbationSite for what `source` runs: a float twin is not quantized. A source whose
  * model was not looked at (modelSource without `inspect` or `dequantize`) counts as not quantized.
  */
 export const sourcePerturbationSite = (device: Device, source: ModelSource): PerturbationSite =>
-  siteFor(device, source.quantized && !source.dequantized);
+  device === 'cpu' || (source.quantized && !source.dequantized) ? 'host' : 'device';
 
 /**
  * Loads `model` (path or bytes) with GLAS's perturbation joined in front of it, on the chosen
