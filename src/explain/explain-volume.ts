@@ -28,6 +28,7 @@ import {
 } from '../model/index.js';
 import { loadClassifiers } from '../model/combined-model.js';
 import type { ModelRecord } from '../model/onnx-classifier.js';
+import { flatWarnings } from '../model/flat-warning.js';
 import {
   applyIntensityTransform,
   fitIntensityNormalization,
@@ -132,6 +133,8 @@ export interface Explanation {
   perturbation?: PerturbationSite;
   timing: { totalMs: number; modelMs: number };
   model: ModelRecord;
+  /** Present when a σ's ranking carries no information (flatWarnings): say so, do not rank. */
+  warnings?: string[];
 }
 
 /**
@@ -271,6 +274,12 @@ export async function explain(
       modelMs += rec.timing.modelMs;
     }
 
+    const warnings = flatWarnings(
+      result,
+      mode,
+      classifier.activation,
+      (i) => `σ ${maps[i].sigmaMm} mm`,
+    );
     return {
       targetClass: result.targetClass,
       probability: result.pOriginal,
@@ -285,6 +294,7 @@ export async function explain(
       perturbation,
       timing: { totalMs: performance.now() - started, modelMs },
       model: classifier.record,
+      ...(warnings.length > 0 && { warnings }),
     };
   } finally {
     await loaded?.dispose();

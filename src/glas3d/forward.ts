@@ -1,6 +1,6 @@
 import { ModelError } from '../errors.js';
 import { BatchWorkspace } from './batch-workspace.js';
-import type { Classifier } from './classifier.js';
+import type { Classifier, ResponseKind } from './classifier.js';
 
 /** Probabilities may miss [0, 1] by float rounding; beyond this they are not probabilities. */
 const PROBABILITY_TOLERANCE = 1e-4;
@@ -72,27 +72,44 @@ export class ForwardPassRunner {
     const probabilities = await this.classifier.predict(batch, n);
     this.modelMs += performance.now() - start;
     this.forwardPasses += n;
-    checkProbabilities(probabilities, n, this.classifier.classes);
+    checkProbabilities(probabilities, n, this.classifier.classes, this.classifier.responses);
     return probabilities;
   }
 }
 
-/** Throws a ModelError unless `p` holds n rows of `classes` finite probabilities. */
-export function checkProbabilities(p: Float32Array, n: number, classes: number): void {
+/**
+ * Throws a ModelError unless `p` holds n rows of `classes` finite probabilities (or, for
+ * responses 'values', finite numbers).
+ */
+export function checkProbabilities(
+  p: Float32Array,
+  n: number,
+  classes: number,
+  responses: ResponseKind = 'probabilities',
+): void {
+  const noun = responses === 'values' ? 'values' : 'probabilities';
   if (!p || typeof p.length !== 'number' || p.length < n * classes) {
     throw new ModelError(
       `Model returned ${p?.length ?? 'no'} values for ${n} sample(s) of ${classes} classes; ` +
-        `expected ${n * classes} probabilities.`,
+        `expected ${n * classes} ${noun}.`,
     );
   }
+  const low = responses === 'values' ? -Infinity : -PROBABILITY_TOLERANCE;
+  const high = responses === 'values' ? Infinity : 1 + PROBABILITY_TOLERANCE;
   for (let i = 0; i < n * classes; i++) {
     const v = p[i];
-    if (!(v >= -PROBABILITY_TOLERANCE && v <= 1 + PROBABILITY_TOLERANCE)) {
+    if (!(v >= low && v <= high)) {
       const row = Math.floor(i / classes);
-      const what = Number.isNaN(v) ? 'NaN' : `${v}, which is not a probability`;
+      const what = Number.isNaN(v)
+        ? 'NaN'
+        : responses === 'values'
+          ? `${v}`
+          : `${v}, which is not a probability`;
       throw new ModelError(
         `Model returned ${what} for class ${i % classes} of sample ${row} in a batch of ${n}; ` +
-          `check that the model outputs probabilities (softmax) and that the input holds no NaN.`,
+          (responses === 'values'
+            ? 'check that the input holds no NaN.'
+            : `check that the model outputs probabilities (softmax), or read its outputs as values (activation 'identity', e.g. a regression), and that the input holds no NaN.`),
       );
     }
   }

@@ -11,6 +11,7 @@ import type { GlasMode, SigmaSet } from './validate.js';
 import {
   checkBaseline,
   checkLambda,
+  checkLightResponse,
   checkMode,
   checkSample,
   checkSigmaSets,
@@ -134,6 +135,7 @@ export function jobFromReference(
   probabilities: Float32Array,
 ): { targetClass: number; job: PerturbAndFuseJob } {
   const targetClass = options.targetClass ?? argmaxRow(probabilities, 0, run.classes);
+  checkLightResponse(probabilities[targetClass], run.mode, 'on the unperturbed sample');
   const { total } = run;
   options.onProgress?.(1, total);
   const job: PerturbAndFuseJob = {

@@ -9,7 +9,7 @@
  * perturbed copies are made differs.
  */
 import { OptionError } from '../errors.js';
-import type { Classifier } from './classifier.js';
+import type { Classifier, ResponseKind } from './classifier.js';
 import { checkProbabilities, ForwardPassRunner } from './forward.js';
 import type { FusionInput } from './fusion.js';
 import { fusionInput, PointResponses } from './responses.js';
@@ -44,6 +44,8 @@ export interface PerturbingClassifier {
   /** Sample shape without the batch axis, in the model's memory order. */
   readonly inputShape: readonly number[];
   readonly classes: number;
+  /** What the rows hold; default 'probabilities'. */
+  readonly responses?: ResponseKind;
   /** Most rows per `predictPerturbed` call. */
   readonly batchSize: number;
   /** For each grid axis the sample-tensor axis that holds it (what the perturbation was built for). */
@@ -95,7 +97,7 @@ export async function runGlasInGraph(
   const p = await classifier.predictSample();
   stats.modelMs += performance.now() - t;
   stats.forwardPasses += 1;
-  checkProbabilities(p, 1, classifier.classes);
+  checkProbabilities(p, 1, classifier.classes, classifier.responses);
   const probabilities = Float32Array.from(p.subarray(0, classifier.classes));
   const { targetClass, job } = jobFromReference(run, input, options, probabilities);
   const perSigma = await perturbAndFuseInGraph(classifier, job, stats);
@@ -144,7 +146,7 @@ export async function perturbAndFuseInGraph(
       const p = await classifier.predictPerturbed(view, n);
       stats.modelMs += performance.now() - t;
       stats.forwardPasses += n;
-      checkProbabilities(p, n, classes);
+      checkProbabilities(p, n, classes, classifier.responses);
       return p;
     },
   });

@@ -2,7 +2,7 @@
  * The GLAS engine: dimension-generic (2-D images and 3-D volumes alike) and pure. It knows a
  * sample in the model's layout, its grid, search points and a Classifier — never files or output.
  */
-export type { Classifier } from './classifier.js';
+export type { Classifier, ResponseKind } from './classifier.js';
 export type {
   GlasInput,
   GlasOptions,
@@ -39,3 +39,4 @@ export { fuseMap } from './fusion.js';
 export type { SearchPoint } from './search-points.js';
 export { gridSearchPoints, searchPointsFromList } from './search-points.js';
 export { argmaxRow, checkProbabilities, ForwardPassRunner } from './forward.js';
+export { flatResponses, RESPONSE_NOISE } from './flat.js';

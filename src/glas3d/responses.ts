@@ -11,7 +11,7 @@ import type { GlasSigmaResult, PerturbAndFuseJob } from './glas.js';
 import type { GridLayout } from './layout.js';
 import type { SearchPoint } from './search-points.js';
 import type { Perturbation } from './perturb.js';
-import { perturbationsFor, type GlasMode, type SigmaSet } from './validate.js';
+import { checkLightResponse, perturbationsFor, type GlasMode, type SigmaSet } from './validate.js';
 
 /** How `PointResponses.collect` gets a batch of perturbed samples run. */
 export interface BatchedModel {
@@ -100,6 +100,7 @@ export class PointResponses {
     const { set, point, kind } = this.itemAt(item);
     const py = probabilities[row * classes + this.targetClass];
     if (kind === 'light') {
+      checkLightResponse(py, this.job.mode, `with light at search point ${point}`);
       this.light[set][point] = py;
     } else {
       const delta = py - this.pReference;

@@ -73,3 +73,15 @@ export function checkTargetClass(targetClass: number, classes: number): void {
 export function perturbationsFor(mode: GlasMode): readonly ('light' | 'shadow')[] {
   return mode === 'fusion' ? ['light', 'shadow'] : [mode];
 }
+
+/**
+ * Light (eq. 1) and fusion (eq. 3) weight each search point by the target's response itself,
+ * which a probability never makes negative; a model's raw value (a regression) can.
+ */
+export function checkLightResponse(response: number, mode: GlasMode, where: string): void {
+  if (mode !== 'shadow' && response < 0)
+    throw new OptionError(
+      `Mode '${mode}' weights each search point by the model's response, which must not be negative, but it is ${response} ${where}. ` +
+        `The response is no probability (a raw output such as a regression): use mode 'shadow', which explains how the output changes.`,
+    );
+}

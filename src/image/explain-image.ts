@@ -26,6 +26,7 @@ import {
   type OnnxClassifierOptions,
 } from '../model/index.js';
 import type { ModelRecord } from '../model/onnx-classifier.js';
+import { flatWarnings } from '../model/flat-warning.js';
 import { IMAGE_BASELINES, imageBaseline, type ImageBaselineKind } from './baselines.js';
 import {
   preprocessImage,
@@ -136,6 +137,8 @@ export interface ImageExplanation {
     readonly totalMs: number;
   };
   readonly model: ModelRecord;
+  /** Present when the ranking of grid cells carries no information (flatWarnings). */
+  readonly warnings?: string[];
 }
 
 const isPreprocessed = (v: unknown): v is PreprocessedImage =>
@@ -222,6 +225,7 @@ export async function explainImage(
       modelMs += rec.timing.modelMs;
     }
 
+    const warnings = flatWarnings(result, mode, classifier.activation, () => `grid ${grid}`);
     return {
       targetClass: result.targetClass,
       probability: result.pOriginal,
@@ -256,6 +260,7 @@ export async function explainImage(
         totalMs: performance.now() - started,
       },
       model: classifier.record,
+      ...(warnings.length > 0 && { warnings }),
     };
   } finally {
     if (owned) await classifier.dispose();

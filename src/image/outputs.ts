@@ -203,6 +203,8 @@ export async function writeImageOutputs(
       total: round(explanations.reduce((s, ex) => s + ex.timing.totalMs, 0)),
     },
   };
+  const warnings = explanations.flatMap((ex) => ex.warnings ?? []);
+  if (warnings.length > 0) summary.warnings = warnings;
   const json = `${base}.json`;
   await atomicWrite(json, JSON.stringify(summary, null, 2) + '\n');
   return { files: { json, overlays, maps, strip, recursive }, summary };

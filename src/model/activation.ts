@@ -1,16 +1,42 @@
 /** Turning a model's raw output rows into class probabilities. */
 
 /**
- * - 'auto': softmax unless every row of the batch is already a probability simplex; a single
- *   output column is a logit for class 1 (sigmoid);
+ * - 'auto': 'none' when the graph's output is made by Softmax or Sigmoid (autoActivation);
+ *   otherwise a single output column is a logit for class 1 (sigmoid), and several columns are
+ *   softmaxed unless the rows are already probability simplexes;
  * - 'softmax': rows are logits;
  * - 'sigmoid': a single column is the logit of class 1;
- * - 'none': rows are probabilities already (a single column is P(class 1)).
- * One column always becomes two classes: [1 − p, p].
+ * - 'none': rows are probabilities already (a single column is P(class 1));
+ * - 'identity': the raw outputs are the responses, one per column (a regression such as brain
+ *   age: GLAS then explains the predicted value, not a probability).
+ * Under every activation but 'identity' one column becomes two classes: [1 − p, p].
  */
-export type Activation = 'auto' | 'softmax' | 'sigmoid' | 'none';
+export type Activation = 'auto' | 'softmax' | 'sigmoid' | 'none' | 'identity';
 
-export const ACTIVATIONS: readonly Activation[] = ['auto', 'softmax', 'sigmoid', 'none'];
+export const ACTIVATIONS: readonly Activation[] = [
+  'auto',
+  'softmax',
+  'sigmoid',
+  'none',
+  'identity',
+];
+
+/** Operators whose outputs are probabilities already. */
+const PROBABILITY_OPS = ['Softmax', 'Sigmoid', 'HardSigmoid'];
+
+/**
+ * What 'auto' means for a model whose output has `columns` values per sample and is made by the
+ * operator `finalOp` (see finalOpOf): 'none' after Softmax or Sigmoid, 'sigmoid' for one column
+ * of anything else; several columns stay 'auto' (softmax unless the rows are simplexes).
+ */
+export function autoActivation(columns: number, finalOp: string | undefined): Activation {
+  if (finalOp !== undefined && PROBABILITY_OPS.includes(finalOp)) return 'none';
+  return columns === 1 ? 'sigmoid' : 'auto';
+}
+
+/** Classes a model with `columns` output values per sample has under `activation`. */
+export const classesOf = (columns: number, activation: Activation): number =>
+  columns === 1 && activation !== 'identity' ? 2 : columns;
 
 /** Tolerance on a row sum for it to count as a probability simplex. */
 export const SIMPLEX_TOLERANCE = 1e-4;

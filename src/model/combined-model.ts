@@ -23,6 +23,7 @@ import {
   type PerturbingClassifier,
 } from '../glas3d/in-graph.js';
 import type { FusionInput } from '../glas3d/fusion.js';
+import type { ResponseKind } from '../glas3d/classifier.js';
 import type { Activation } from './activation.js';
 import {
   DEFAULT_MAX_BATCH,
@@ -81,6 +82,8 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
   /** Layout and axis order of the user's input, when it is an image or volume. */
   readonly axes: GridAxes | undefined;
   readonly activation: Activation;
+  /** 'values' under activation 'identity', else 'probabilities'. */
+  readonly responses: ResponseKind;
   /** The device the session runs on, and how it was chosen (for 'auto'). */
   readonly device: Device;
   readonly deviceNote: string;
@@ -120,6 +123,7 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
     this.modelName = init.modelName;
     this.inputShape = init.inputShape;
     this.classes = init.classes;
+    this.responses = init.activation === 'identity' ? 'values' : 'probabilities';
     this.gridAxes = init.gridAxes;
     this.axes = init.axes;
     this.activation = init.activation;

@@ -21,6 +21,7 @@ export {
   type Layout,
 } from './layout.js';
 export { ACTIVATIONS, type Activation } from './activation.js';
+export { flatHint, flatWarnings } from './flat-warning.js';
 export {
   buildLinearOracle,
   buildNanModel,

@@ -90,3 +90,38 @@ export function ioFromProto(bytes: Uint8Array): ModelIo {
 
 export const formatShape = (shape: readonly IoDim[] | undefined): string =>
   shape ? `[${shape.map((d) => (typeof d === 'string' ? d || '?' : d)).join(',')}]` : '[unknown]';
+
+/** Operators that move or relabel values without changing them. */
+const PASS_THROUGH_OPS = new Set([
+  'Identity',
+  'Reshape',
+  'Flatten',
+  'Squeeze',
+  'Unsqueeze',
+  'Transpose',
+  'Cast',
+  'Dropout',
+]);
+
+/**
+ * The operator that computes output `outputName`, looking through ops that only reshape or copy
+ * (so a Softmax followed by a Flatten counts as Softmax); undefined when the output is a graph
+ * input or initializer, or the bytes are no model.
+ */
+export function finalOpOf(bytes: Uint8Array, outputName: string): string | undefined {
+  let nodes: import('onnx-proto').onnx.INodeProto[];
+  try {
+    nodes = onnx.ModelProto.decode(bytes).graph?.node ?? [];
+  } catch {
+    return undefined;
+  }
+  const producer = new Map<string, import('onnx-proto').onnx.INodeProto>();
+  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n);
+  let node = producer.get(outputName);
+  for (let hops = 0; node && hops < nodes.length; hops++) {
+    const op = node.opType ?? '';
+    if (!PASS_THROUGH_OPS.has(op)) return op;
+    node = producer.get(node.input?.[0] ?? '');
+  }
+  return undefined;
+}

@@ -10,9 +10,12 @@ import { normalArray, normalSampler } from './prng.js';
  * What the linear oracle outputs, with z = a·Σ W·x − b per sample:
  * - 'two-logits': [N, 2] = [0, z], so softmax gives P(class 1) = sigmoid(z);
  * - 'one-logit': [N, 1] = z;
- * - 'probabilities': [N, 2] = [1 − sigmoid(z), sigmoid(z)].
+ * - 'probabilities': [N, 2] = [1 − sigmoid(z), sigmoid(z)], by arithmetic after a Sigmoid;
+ * - 'one-probability': [N, 1] = sigmoid(z), the graph ending in Sigmoid (Keras' binary head);
+ * - 'softmax': [N, 2] = Softmax([0, z]) followed by a Flatten, = [1 − sigmoid(z), sigmoid(z)].
  */
-export type OracleOutput = 'two-logits' | 'one-logit' | 'probabilities';
+export type OracleOutput =
+  'two-logits' | 'one-logit' | 'probabilities' | 'one-probability' | 'softmax';
 
 export interface LinearOracleSpec {
   /** Sample shape without batch, e.g. [1, 91, 109, 91]. */
@@ -48,9 +51,18 @@ function oracleHead(g: GraphBuilder, z: string, kind: OracleOutput, name: string
     g.output(name, [batch, 1]);
     return;
   }
+  if (kind === 'one-probability') {
+    g.node('Sigmoid', [z], {}, [name]);
+    g.output(name, [batch, 1]);
+    return;
+  }
   if (kind === 'two-logits') {
     // [N,1] · [1,2] broadcast = [0·z, z]
     g.node('Mul', [z, g.floats('pick1', [1, 2], [0, 1])], {}, [name]);
+  } else if (kind === 'softmax') {
+    const logits = g.node('Mul', [z, g.floats('pick1', [1, 2], [0, 1])]);
+    const p = g.node('Softmax', [logits], { axis: 1 });
+    g.node('Flatten', [p], { axis: 1 }, [name]);
   } else {
     // p·[−1, 1] + [1, 0] = [1 − p, p]
     const p = g.node('Sigmoid', [z]);

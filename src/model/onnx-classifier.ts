@@ -7,9 +7,11 @@ import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { ModelError, OptionError } from '../errors.js';
-import type { Classifier } from '../glas3d/classifier.js';
+import type { Classifier, ResponseKind } from '../glas3d/classifier.js';
 import {
   ACTIVATIONS,
+  autoActivation,
+  classesOf,
   firstNonFinite,
   isSimplexRows,
   softmaxRows,
@@ -27,6 +29,7 @@ import {
   type Layout,
 } from './layout.js';
 import {
+  finalOpOf,
   formatShape,
   ioFromProto,
   ioFromSession,
@@ -80,6 +83,11 @@ export interface ModelRecord {
   readonly inputShape: number[];
   readonly layout?: string;
   readonly axes?: string;
+  /**
+   * How raw outputs became the responses GLAS explains (see Activation); 'auto' only for several
+   * columns not made by Softmax: softmaxed unless the rows were probabilities already.
+   */
+  readonly activation?: Activation;
   /** Present (true) only when the float twin of a quantized model ran. */
   readonly dequantized?: true;
 }
@@ -204,10 +212,11 @@ function pickOutput(io: ModelIo, modelName: string, name: string | undefined): T
 }
 
 /**
- * Raw model outputs → probability rows under an activation. One column is a logit ('auto',
- * 'sigmoid') or a probability ('none'); several are softmaxed ('softmax') or kept ('none'), and
- * 'auto' softmaxes from the first batch that is not already a simplex on (sticky, so one model
- * never mixes the two readings). A value that is not finite is the model's error.
+ * Raw model outputs → probability rows under an activation. One column is a logit ('sigmoid'),
+ * a probability ('none') or a value ('identity'); several are softmaxed ('softmax') or kept
+ * ('none', 'identity'), and 'auto' softmaxes from the first batch that is not already a simplex
+ * on (sticky, so one model never mixes the two readings). A value that is not finite is the
+ * model's error.
  */
 export class ProbabilityRows {
   private sawLogits = false;
@@ -224,6 +233,8 @@ export class ProbabilityRows {
       throw new ModelError(
         `model ${this.modelName} produced ${bad.value} for sample ${bad.sample}`,
       );
+    const copy = () => Float32Array.from({ length: n * c }, (_, i) => raw[i]);
+    if (this.activation === 'identity') return copy();
     if (c === 1)
       return twoClassRows(raw, n, this.activation === 'auto' || this.activation === 'sigmoid');
     let softmax = this.activation === 'softmax';
@@ -231,9 +242,7 @@ export class ProbabilityRows {
       if (!this.sawLogits && !isSimplexRows(raw, n, c)) this.sawLogits = true;
       softmax = this.sawLogits;
     }
-    return softmax
-      ? softmaxRows(raw, n, c)
-      : Float32Array.from({ length: n * c }, (_, i) => raw[i]);
+    return softmax ? softmaxRows(raw, n, c) : copy();
   }
 }
 
@@ -252,7 +261,10 @@ export class OnnxClassifier implements Classifier {
   /** Classes in the rows predict returns (2 for a single-column output). */
   readonly classes: number;
   readonly batchSize: number;
+  /** The activation asked for, with 'auto' resolved from the graph where it can be (autoActivation). */
   readonly activation: Activation;
+  /** 'values' under activation 'identity', else 'probabilities'. */
+  readonly responses: ResponseKind;
   readonly device: Device;
   /** The session runs the float twin of the quantized model given (option `dequantize`). */
   readonly dequantized: boolean;
@@ -292,7 +304,8 @@ export class OnnxClassifier implements Classifier {
     this.outputName = init.outputName;
     this.outputNames = init.outputNames;
     this.outputColumns = init.outputColumns;
-    this.classes = init.outputColumns === 1 ? 2 : init.outputColumns;
+    this.classes = classesOf(init.outputColumns, init.activation);
+    this.responses = init.activation === 'identity' ? 'values' : 'probabilities';
     this.fixedBatch = init.fixedBatch;
     this.batchSize = init.batchSize;
     this.activation = init.activation;
@@ -310,6 +323,7 @@ export class OnnxClassifier implements Classifier {
       inputShape: [...this.inputShape],
       layout: this.layout,
       axes: this.axes,
+      activation: this.activation,
       ...(this.dequantized && { dequantized: true as const }),
     };
   }
@@ -318,7 +332,9 @@ export class OnnxClassifier implements Classifier {
   checkClass(c: number): void {
     if (!Number.isInteger(c) || c < 0 || c >= this.classes)
       throw new ModelError(
-        `class ${c} is out of range: the model has ${this.classes} classes (0–${this.classes - 1})`,
+        this.responses === 'values'
+          ? `output ${c} is out of range: the model has ${this.classes} output value${this.classes === 1 ? '' : 's'} per sample (0–${this.classes - 1})`
+          : `class ${c} is out of range: the model has ${this.classes} classes (0–${this.classes - 1})`,
       );
   }
 
@@ -492,6 +508,15 @@ export async function loadOnnxClassifierFrom(
   }
 }
 
+/** finalOpOf the model's output; undefined when the model cannot be read here. */
+async function outputFinalOp(
+  model: string | Uint8Array,
+  outputName: string,
+): Promise<string | undefined> {
+  const bytes = typeof model === 'string' ? await readFile(model).catch(() => undefined) : model;
+  return bytes && finalOpOf(bytes, outputName);
+}
+
 /** Inputs and outputs from the session, completed from the model proto where it lacks shapes. */
 async function modelIo(
   session: ort.InferenceSession,
@@ -560,14 +585,17 @@ async function describe(
   );
   if (!(outputColumns >= 1))
     throw new ModelError(`model ${modelName} output '${output.name}' has no values per sample`);
-  const activation = options.activation ?? 'auto';
+  const activation =
+    (options.activation ?? 'auto') === 'auto'
+      ? autoActivation(outputColumns, await outputFinalOp(source.model, output.name))
+      : (options.activation as Activation);
   if (outputColumns === 1 && activation === 'softmax')
     throw new OptionError(
-      `model ${modelName} outputs a single column; softmax over one value is always 1 — use --activation sigmoid (a logit) or none (a probability)`,
+      `model ${modelName} outputs a single column; softmax over one value is always 1 — use --activation sigmoid (a logit), none (a probability) or identity (a value such as an age)`,
     );
   if (outputColumns > 1 && activation === 'sigmoid')
     throw new OptionError(
-      `model ${modelName} outputs ${outputColumns} columns; sigmoid applies to a single logit — use --activation softmax or none`,
+      `model ${modelName} outputs ${outputColumns} columns; sigmoid applies to a single logit — use --activation softmax, none or identity`,
     );
 
   return new OnnxClassifier({

@@ -1,0 +1,45 @@
+/** What to tell a user whose explanation came out flat (see glas3d/flat.ts), and why it might. */
+import { flatResponses } from '../glas3d/flat.js';
+import type { GlasResult } from '../glas3d/glas.js';
+import type { GlasMode } from '../glas3d/validate.js';
+import type { Activation } from './activation.js';
+
+/** A probability this close to 0 or 1 is saturated: float32 barely moves it. */
+const SATURATED = 1e-6;
+
+/** The likely cause of a flat explanation, and what to do about it. */
+export function flatHint(activation: Activation, reference: number): string {
+  if (activation === 'sigmoid')
+    return (
+      "The model's one output is read as a logit (sigmoid, which saturates beyond about ±17): " +
+      'if it is a value such as a predicted age, read it as one with --activation identity ' +
+      "(library: activation 'identity'); if it is a probability already, with --activation none."
+    );
+  if (activation !== 'identity' && (reference <= SATURATED || reference >= 1 - SATURATED))
+    return (
+      `P = ${reference} is saturated: check that the input is normalized as the model was trained ` +
+      '(--normalize) and is the kind of data it was trained on.'
+    );
+  return 'The model does not respond to these perturbations: try a larger σ or another baseline.';
+}
+
+/**
+ * One warning per σ set of `result` whose ranking carries no information, each ending in the
+ * hint; `label(i)` names σ set i (e.g. "σ 5 mm").
+ */
+export function flatWarnings(
+  result: GlasResult,
+  mode: GlasMode,
+  activation: Activation,
+  label: (set: number) => string,
+): string[] {
+  const warnings: string[] = [];
+  result.perSigma.forEach((s, i) => {
+    const why = flatResponses(s, mode, result.pOriginal);
+    if (why)
+      warnings.push(
+        `${label(i)}: the explanation is flat and its ranking means nothing: ${why}. ${flatHint(activation, result.pOriginal)}`,
+      );
+  });
+  return warnings;
+}
