@@ -7,12 +7,15 @@ import { OptionError } from '../errors.js';
 import { DEFAULT_SIGMA_MM } from '../explain/explain-volume.js';
 import type { GlasMode } from '../glas3d/index.js';
 import {
+  ACTIVATIONS,
   PERTURBATION_SITES,
+  type Activation,
   type AxisOrder,
   type Layout,
   type PerturbationSite,
 } from '../model/index.js';
 import { INTENSITY_NORMALIZATIONS, type IntensityNormalization } from '../volume/index.js';
+import { num } from './format.js';
 import type { CliIo } from './io.js';
 
 /** "10" or "5,10,15" → positive numbers. */
@@ -45,6 +48,7 @@ export interface ModelFlags {
   batch?: number;
   perturbation?: PerturbationSite;
   dequantize?: boolean;
+  activation?: Activation;
   json?: boolean;
   quiet?: boolean;
 }
@@ -90,6 +94,32 @@ export const dequantizeOption = () =>
     '--dequantize',
     'run a quantized (QLinear) model as its float twin: on a GPU the whole graph runs there; probabilities differ by about its quantization noise',
   );
+
+export const activationOption = () =>
+  new Option(
+    '--activation <kind>',
+    "how the model's outputs become the responses GLAS explains: auto (probabilities when the graph ends in Softmax or Sigmoid; else a softmax, or a sigmoid of one column), softmax (logits), sigmoid (one logit), none (probabilities), identity (raw values, e.g. a regression such as brain age)",
+  ).choices(ACTIVATIONS);
+
+/**
+ * "class 1, P = 0.9312", or "output 0 = 71.2" when the responses are raw values; `label` follows
+ * the index (e.g. " (house finch)").
+ */
+export function responseText(
+  targetClass: number,
+  value: number,
+  activation?: Activation,
+  label = '',
+): string {
+  return activation === 'identity'
+    ? `output ${targetClass}${label} = ${num(value, 4)}`
+    : `class ${targetClass}${label}, P = ${num(value, 4)}`;
+}
+
+/** Warnings on stderr, one line each: `glas3d COMMAND: warning: …`. */
+export function writeWarnings(io: CliIo, command: string, warnings: readonly string[] = []): void {
+  for (const w of warnings) io.err(`glas3d ${command}: warning: ${w}\n`);
+}
 
 export const normalizeOption = () =>
   new Option('--normalize <method>', 'intensity normalization as the model was trained')

@@ -23,6 +23,7 @@ import {
   type OnnxClassifier,
 } from '../model/index.js';
 import { loadClassifiers } from '../model/combined-model.js';
+import type { Activation } from '../model/activation.js';
 import { formatDelimited } from '../report/table.js';
 import {
   readVolume,
@@ -71,6 +72,8 @@ export interface RunOptions {
   perturbation?: PerturbationSite;
   /** Run a quantized model as its float twin (see OnnxClassifierOptions.dequantize). */
   dequantize?: boolean;
+  /** How the model's outputs become responses (default 'auto'; 'identity' for a regression). */
+  activation?: Activation;
   normalize?: IntensityNormalization;
   /** A volume on the model's grid, for grids that are not standard MNI ones. */
   grid?: string;
@@ -86,13 +89,23 @@ export interface RunOptions {
 }
 
 export type RunEvent =
-  | { kind: 'start'; total: number; cohort: number; control: number; targetClass: number }
+  | {
+      kind: 'start';
+      total: number;
+      cohort: number;
+      control: number;
+      targetClass: number;
+      /** How the model's outputs are read; 'identity': `probability`s below are raw values. */
+      activation: Activation;
+    }
   | { kind: 'subject'; group: Group; id: string; position: number; total: number }
   | { kind: 'progress'; done: number; total: number }
   | { kind: 'skipped'; group: Group; id: string }
   | { kind: 'done'; group: Group; id: string; seconds: number; probability: number }
   | { kind: 'failed'; group: Group; id: string; reason: string }
-  | { kind: 'note'; text: string };
+  | { kind: 'note'; text: string }
+  /** A subject whose explanation is flat (see flatWarnings): its ranking means nothing. */
+  | { kind: 'warning'; group: Group; id: string; text: string };
 
 export interface SubjectFailure {
   group: Group;
@@ -111,6 +124,12 @@ export interface RunSummary {
   regions: CohortRegionRow[];
   files: string[];
   secondsPerSubject: number;
+  /**
+   * Subjects (this run's and those kept from earlier ones) whose explanation is flat (see
+   * flatWarnings; the reasons are in their sidecars): their maps are rounding noise, yet, each
+   * normalized to its maximum, count in the cohort ranking like any other.
+   */
+  flat: Array<{ group: Group; id: string }>;
   /** Present (true) only when the float twin of the quantized model ran. */
   dequantized?: true;
 }
@@ -139,6 +158,8 @@ export interface RunSettings {
     path: string;
     sha256: string;
     inputShape: number[];
+    /** How outputs became responses (ModelRecord.activation). */
+    activation?: string;
     layout?: string;
     axes?: string;
     /** Present (true) only when the float twin of the quantized model ran. */
@@ -184,6 +205,7 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
     batchSize: options.batchSize,
     perturbation: options.perturbation,
     dequantize: options.dequantize,
+    activation: options.activation,
     check: (c) => void volumeModelAxes(c, options.model),
   });
   for (const text of notes) emit({ kind: 'note', text });
@@ -237,6 +259,7 @@ async function runWith(
       path: resolve(options.model),
       sha256: await sha256File(options.model),
       inputShape: [...classifier.inputShape],
+      activation: classifier.activation,
       layout: classifier.layout,
       axes: classifier.axes,
       ...(classifier.dequantized && { dequantized: true as const }),
@@ -271,6 +294,7 @@ async function runWith(
     cohort: cohort.length,
     control: control.length,
     targetClass,
+    activation: classifier.activation,
   });
 
   // The baseline volume shared by every subject ('control' or a file), built only when needed.
@@ -292,6 +316,7 @@ async function runWith(
 
   const failed: SubjectFailure[] = [];
   const finished: Record<Group, string[]> = { cohort: [], control: [] };
+  const flat: RunSummary['flat'] = [];
   let explained = 0;
   let skipped = 0;
   let explainSeconds = 0;
@@ -302,6 +327,8 @@ async function runWith(
     if (previous && previous.fingerprint === fingerprint) {
       skipped++;
       finished[group].push(subject.id);
+      if (Array.isArray(previous.warnings) && previous.warnings.length > 0)
+        flat.push({ group, id: subject.id });
       emit({ kind: 'skipped', group, id: subject.id });
     } else todo.push({ group, subject, position });
   }
@@ -353,6 +380,7 @@ async function runWith(
         forwardPasses: explanation.forwardPasses,
         timing: { ...explanation.timing, prepareMs },
         parameters: settings,
+        ...(explanation.warnings && { warnings: explanation.warnings }),
       };
       await writeSubject(out, subject.id, group, explanation, sidecar);
       const seconds = (performance.now() - started) / 1000;
@@ -360,6 +388,9 @@ async function runWith(
       explained++;
       finished[group].push(subject.id);
       emit({ kind: 'done', group, id: subject.id, seconds, probability: explanation.probability });
+      for (const text of explanation.warnings ?? [])
+        emit({ kind: 'warning', group, id: subject.id, text });
+      if (explanation.warnings) flat.push({ group, id: subject.id });
     } catch (e) {
       // One subject's failure never stops the cohort; an unexpected one is labelled as a bug.
       const reason =
@@ -395,13 +426,18 @@ async function runWith(
     regions,
     files,
     secondsPerSubject: explained > 0 ? explainSeconds / explained : 0,
+    flat,
     ...(settings.model.dequantized && { dequantized: true as const }),
   };
 }
 
-/** Two-class models explain class 1 (the positive class, e.g. AD); others must say. */
+/**
+ * Two-class models explain class 1 (the positive class, e.g. AD), a model with one output (a
+ * regression) that output; others must say.
+ */
 function defaultClass(classifier: OnnxClassifier): number {
   if (classifier.classes === 2) return 1;
+  if (classifier.classes === 1) return 0;
   throw new OptionError(
     `${classifier.modelName} has ${classifier.classes} classes: give --class N (0–${classifier.classes - 1}), the class whose evidence the cohort shares.`,
   );

@@ -39,6 +39,6 @@ export function flatResponses(
   let largest = 0;
   for (const d of result.shadowDelta) largest = Math.max(largest, Math.abs(d));
   return largest <= noise
-    ? `no shadow at any of the ${result.shadowDelta.length} search points moved the response from ${reference} by more than rounding (largest change ${largest.toPrecision(2)})`
+    ? `no shadow at any of the ${result.shadowDelta.length} search points moved the response from ${reference.toPrecision(8)} by more than rounding (largest change ${largest.toPrecision(2)})`
     : undefined;
 }

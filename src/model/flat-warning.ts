@@ -17,8 +17,8 @@ export function flatHint(activation: Activation, reference: number): string {
     );
   if (activation !== 'identity' && (reference <= SATURATED || reference >= 1 - SATURATED))
     return (
-      `P = ${reference} is saturated: check that the input is normalized as the model was trained ` +
-      '(--normalize) and is the kind of data it was trained on.'
+      `P = ${reference.toPrecision(8)} is saturated (float32 cannot resolve smaller changes there): ` +
+      'a very confident prediction, or input unlike the training data (check --normalize).'
     );
   return 'The model does not respond to these perturbations: try a larger σ or another baseline.';
 }
@@ -38,7 +38,7 @@ export function flatWarnings(
     const why = flatResponses(s, mode, result.pOriginal);
     if (why)
       warnings.push(
-        `${label(i)}: the explanation is flat and its ranking means nothing: ${why}. ${flatHint(activation, result.pOriginal)}`,
+        `${label(i)}: the explanation is flat, its ranking rounding noise: ${why}. ${flatHint(activation, result.pOriginal)}`,
       );
   });
   return warnings;

@@ -43,8 +43,10 @@ export interface ViewSubject {
   /** The id as in the folder name `sub-<id>` (for explain: the volume's file name). */
   id: string;
   group: ViewGroup;
-  /** P(target class | volume). */
+  /** P(target class | volume), or the raw output when `rawOutput` (a regression, --activation identity). */
   probability?: number;
+  /** `probability` is the model's raw output value, not a probability. */
+  rawOutput?: true;
   probabilities?: number[];
   maps: ViewMap[];
   /** Per-subject table: a TSV in atlas order (run) — the viewer ranks it — or absent when

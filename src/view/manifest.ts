@@ -449,6 +449,7 @@ async function runSubjects(
       id,
       group,
       probability: typeof sidecar.probability === 'number' ? sidecar.probability : undefined,
+      ...(isRawOutput(sidecar.parameters) && { rawOutput: true as const }),
       probabilities: Array.isArray(sidecar.probabilities)
         ? (sidecar.probabilities as number[])
         : undefined,
@@ -575,6 +576,7 @@ async function buildExplain(table: FileTable): Promise<ViewManifest> {
     id: volume ? basename(volume).replace(NIFTI, '') : 'volume',
     group: 'cohort',
     probability: typeof summary.probability === 'number' ? summary.probability : undefined,
+    ...(isRawOutput(summary) && { rawOutput: true as const }),
     probabilities: Array.isArray(summary.probabilities)
       ? (summary.probabilities as number[])
       : undefined,
@@ -638,4 +640,10 @@ export async function buildManifest(resultsDir: string): Promise<BuiltManifest> 
     );
   }
   return { manifest, files: table.files, root };
+}
+
+/** Whether a record holding `model.activation` (explanation.json, a sidecar's parameters) read raw values. */
+function isRawOutput(record: unknown): boolean {
+  const model = (record as { model?: { activation?: unknown } } | undefined)?.model;
+  return model?.activation === 'identity';
 }

@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.js';
 import { writeVolume } from '../../src/volume/index.js';
+import { buildLinearOracle } from '../../src/model/index.js';
 import {
   linearOracle,
   oracleWorld,
   parseCsv,
   regionWeights,
+  weightsInLayout,
   type OracleWorld,
 } from '../explain/oracle-fixtures.js';
 
@@ -87,5 +89,33 @@ describe('glas3d explain', () => {
       expect(r.stderr).toMatch(pattern);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+
+  it('a regression: --activation identity explains the value; read as a logit it warns, flat', async () => {
+    const W = regionWeights(w, { 37: 1, 42: 1 });
+    let dot = 0;
+    for (let o = 0; o < W.length; o++) dot += W[o] * w.volume.data[o];
+    const { weights, inputShape } = weightsInLayout(W, w.volume.dims, 'NCDHW', 'xyz');
+    const agePath = join(dir, 'age.onnx');
+    // y = 10·(Σ W·x)/(Σ W·volume) + 60: 70 "years" on this volume.
+    await writeFile(
+      agePath,
+      buildLinearOracle({ inputShape, weights, scale: 10 / dot, bias: -60, output: 'one-logit' }),
+    );
+    const args = ['explain', volumePath, '--model', agePath, '--baseline', 'zero', '--sigma', '10'];
+    const asValue = await runCli([...args, '--out', join(dir, 'age'), '--activation', 'identity']);
+    expect(asValue.code).toBe(0);
+    expect(asValue.stdout).toMatch(/output 0 = 70(\.0\d*)?;/);
+    expect(asValue.stdout).toMatch(/\n\s*1\s+(Hippocampus_L|Amygdala_R)\s/);
+    expect(asValue.stderr).not.toMatch(/warning/);
+
+    const asLogit = await runCli([...args, '--out', join(dir, 'age-logit'), '--quiet']);
+    expect(asLogit.code).toBe(0);
+    expect(asLogit.stderr).toMatch(
+      /glas3d explain: warning: σ 10 mm: the explanation is flat.*--activation identity/,
+    );
+    const summary = JSON.parse(await readFile(join(dir, 'age-logit', 'explanation.json'), 'utf8'));
+    expect(summary.model.activation).toBe('sigmoid');
+    expect(summary.warnings).toHaveLength(1);
   });
 });

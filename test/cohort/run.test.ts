@@ -8,9 +8,15 @@ import { runCli } from '../../src/cli/run-cli.js';
 import { mergeShards } from '../../src/cohort/merge.js';
 import { runCohort } from '../../src/cohort/run.js';
 import { DEFAULT_SIGMA_MM } from '../../src/explain/explain-volume.js';
+import { buildLinearOracle } from '../../src/model/index.js';
 import { mulberry32 } from '../../src/model/prng.js';
 import { readVolume, writeVolume } from '../../src/volume/index.js';
-import { oracleWorld, parseCsv } from '../explain/oracle-fixtures.js';
+import {
+  oracleWorld,
+  parseCsv,
+  regionWeights,
+  weightsInLayout,
+} from '../explain/oracle-fixtures.js';
 import { makeCohort, TARGETS, type CohortFixture } from './cohort-fixtures.js';
 
 /** The default σ (every run here uses it). */
@@ -239,5 +245,69 @@ describe('a control group', () => {
       expect(Number(row.n_control)).toBe(2);
     }
     expect(r.stdout).toMatch(/Δ vs control/);
+  });
+});
+
+describe('a regression model (a predicted age)', () => {
+  it('--activation identity explains output 0 and ranks the regions it reads; read as a logit, each subject warns', async () => {
+    // The oracle's two regions, as a value of about 70 instead of a logit.
+    const w = await oracleWorld();
+    const W = regionWeights(w, { [TARGETS[0]]: 1, [TARGETS[1]]: 1 });
+    let dot = 0;
+    for (let o = 0; o < W.length; o++) dot += W[o] * w.volume.data[o];
+    const { weights, inputShape } = weightsInLayout(W, w.volume.dims, 'NCDHW', 'xyz');
+    const model = join(fx.dir, 'age.onnx');
+    await writeFile(
+      model,
+      buildLinearOracle({ inputShape, weights, scale: 10 / dot, bias: -60, output: 'one-logit' }),
+    );
+    const cohort = join(fx.dir, 'age-cohort');
+    await mkdir(cohort, { recursive: true });
+    for (const f of ['sub-01.nii.gz', 'sub-02.nii.gz'])
+      await copyFile(join(fx.cohort, f), join(cohort, f));
+    const args = (out: string, ...more: string[]) => [
+      'run',
+      '--cohort',
+      cohort,
+      '--out',
+      join(fx.dir, out),
+      '--model',
+      model,
+      '--baseline',
+      'zero',
+      ...more,
+    ];
+
+    const asValue = await runCli(args('age', '--activation', 'identity', '--mode', 'shadow'));
+    expect(asValue.code).toBe(0);
+    expect(asValue.stderr).toMatch(/explaining output 0/);
+    expect(asValue.stderr).toMatch(/sub-01: output = (69\.9|70\.0)\d*, /);
+    expect(asValue.stderr).not.toMatch(/warning/);
+    const rows = parseCsv(await readFile(join(fx.dir, 'age', 'regions.csv'), 'utf8'));
+    expect([Number(rows[0].index), Number(rows[1].index)].sort()).toEqual(TARGETS);
+    const sidecar = JSON.parse(
+      await readFile(join(fx.dir, 'age', 'sub-01', 'sub-01_desc-glas.json'), 'utf8'),
+    );
+    expect(sidecar.parameters.model.activation).toBe('identity');
+
+    const asLogit = await runCli(args('age-logit', '--quiet'));
+    expect(asLogit.code).toBe(0);
+    const warnings = asLogit.stderr.match(/glas3d run: warning: sub-0[12]: .*flat/g) ?? [];
+    expect(warnings).toHaveLength(2);
+    expect(asLogit.stdout).toMatch(/flat: sub-01, sub-02: no shadow moved/);
+    // A rerun keeps both subjects, and still names them.
+    const again = await runCli(args('age-logit', '--quiet', '--json'));
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      skipped: 2,
+      flat: [
+        { group: 'cohort', id: '01' },
+        { group: 'cohort', id: '02' },
+      ],
+    });
+    const logitSidecar = JSON.parse(
+      await readFile(join(fx.dir, 'age-logit', 'sub-02', 'sub-02_desc-glas.json'), 'utf8'),
+    );
+    expect(logitSidecar.parameters.model.activation).toBe('sigmoid');
+    expect(logitSidecar.warnings[0]).toMatch(/flat.*--activation identity/);
   });
 });

@@ -31,7 +31,13 @@ import {
 } from '../../src/view/index.js';
 import { parseNifti } from '../../src/volume/index.js';
 import { TARGETS } from '../cohort/cohort-fixtures.js';
-import { linearOracle, oracleWorld, regionWeights } from '../explain/oracle-fixtures.js';
+import { buildLinearOracle } from '../../src/model/index.js';
+import {
+  linearOracle,
+  oracleWorld,
+  regionWeights,
+  weightsInLayout,
+} from '../explain/oracle-fixtures.js';
 import { CACHE_DIR, folderFingerprint, makeRunResults, type RunResults } from './fixtures.js';
 
 interface Reply {
@@ -355,10 +361,42 @@ describe('the manifest of a glas3d explain folder', () => {
     expect(m.subjects).toHaveLength(1);
     expect(m.subjects[0]).toMatchObject({ id: 'sub-01', maps: [{ sigmaMm: 10 }] });
     expect(m.subjects[0].sourceUrl).toMatch(/sub-01\.nii\.gz$/);
+    expect(m.subjects[0].rawOutput).toBeUndefined(); // a probability
     expect(m.regions).toHaveLength(116);
     expect(m.regions[0]).toMatchObject({ rank: 1, index: TARGETS[0], pointKind: 'search' });
     expect(m.regions[0].shadowDelta).toBeTypeOf('number');
     expect([...built.files.keys()]).toContain('/results/saliency_sigma-10.nii.gz');
+  });
+
+  it('a regression explained as a value (--activation identity) is marked as a raw output', async () => {
+    const w = await oracleWorld();
+    const dir = await mkdtemp(join(tmpdir(), 'glas3d-view-explain-'));
+    const volume = join(run.dir, 'cohort', 'sub-01.nii.gz');
+    const { weights, inputShape } = weightsInLayout(
+      regionWeights(w, { [TARGETS[0]]: 1 }),
+      w.volume.dims,
+      'NCDHW',
+      'xyz',
+    );
+    const model = buildLinearOracle({
+      inputShape,
+      weights,
+      scale: 1,
+      bias: -70,
+      output: 'one-logit',
+    });
+    const explanation = await explain(volume, {
+      model,
+      modelOptions: { activation: 'identity' },
+      atlas: await loadAal(),
+      sigmaMm: [10],
+      mode: 'shadow',
+      baseline: 'zero',
+    });
+    await writeExplanation(dir, explanation, { volume });
+    const subject = (await buildManifest(dir)).manifest.subjects[0];
+    expect(subject.rawOutput).toBe(true);
+    expect(subject.probability).toBeGreaterThan(70);
   });
 
   it('a folder that is not a results folder: one clear error', async () => {

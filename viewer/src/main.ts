@@ -196,7 +196,12 @@ function buildChoices(): MapChoice[] {
   }
   for (const s of manifest.subjects) {
     if (s.maps.length === 0) continue;
-    const p = s.probability === undefined ? '' : ` · P=${s.probability.toFixed(3)}`;
+    const p =
+      s.probability === undefined
+        ? ''
+        : s.rawOutput
+          ? ` · output=${s.probability.toPrecision(4)}`
+          : ` · P=${s.probability.toFixed(3)}`;
     const prefix = s.group === 'control' ? 'control ' : '';
     const name = manifest.kind === 'run' ? `${prefix}sub-${s.id}` : s.id;
     list.push({

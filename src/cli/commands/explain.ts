@@ -12,6 +12,7 @@ import { readVolume } from '../../volume/index.js';
 import { fixed, formatTable, num } from '../format.js';
 import type { CliIo } from '../io.js';
 import {
+  activationOption,
   batchOption,
   dequantizeOption,
   deviceOption,
@@ -20,7 +21,9 @@ import {
   parseCount,
   perturbationOption,
   noteWriter,
+  responseText,
   sigmaMmOption,
+  writeWarnings,
   type VolumeFlags,
 } from '../options.js';
 import { progressReporter } from '../progress.js';
@@ -57,6 +60,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(perturbationOption())
     .addOption(deviceOption(DEVICES))
     .addOption(dequantizeOption())
+    .addOption(activationOption())
     .option(
       '--recursive [passes]',
       'recursive GLAS at the first σ (default 5 passes)',
@@ -78,6 +82,7 @@ export function register(program: Command, io: CliIo): void {
           batchSize: flags.batch,
           device: flags.device,
           dequantize: flags.dequantize,
+          activation: flags.activation,
         },
         atlas,
         sigmaMm: flags.sigma,
@@ -104,17 +109,19 @@ export function register(program: Command, io: CliIo): void {
               targetClass: explanation.targetClass,
               probability: explanation.probability,
               ...(explanation.model.dequantized && { dequantized: true }),
+              ...(explanation.warnings && { warnings: explanation.warnings }),
             },
             null,
             2,
           ) + '\n',
         );
+        writeWarnings(io, 'explain', explanation.warnings);
         return;
       }
-      if (flags.quiet) return;
+      if (flags.quiet) return writeWarnings(io, 'explain', explanation.warnings);
       const first = explanation.maps[0];
       io.out(
-        `class ${explanation.targetClass}, P = ${num(explanation.probability, 4)}; ${explanation.forwardPasses} forward passes in ${fixed(explanation.timing.totalMs / 1000, 1)} s (model ${fixed(explanation.timing.modelMs / 1000, 1)} s)\n`,
+        `${responseText(explanation.targetClass, explanation.probability, explanation.model.activation)}; ${explanation.forwardPasses} forward passes in ${fixed(explanation.timing.totalMs / 1000, 1)} s (model ${fixed(explanation.timing.modelMs / 1000, 1)} s)\n`,
       );
       io.out(
         `top regions at σ = ${first.sigmaMm} mm (${explanation.mode}, baseline ${explanation.baseline}):\n`,
@@ -137,6 +144,7 @@ export function register(program: Command, io: CliIo): void {
       io.out(
         `wrote ${files.regions}, ${files.saliency.length + files.recursive.length} map(s) and ${files.summary}\n`,
       );
+      writeWarnings(io, 'explain', explanation.warnings);
     });
 }
 

@@ -29,9 +29,10 @@ import { readPreprocessOptions } from '../../image/preprocess-file.js';
 import { outputStems, writeImageOutputs } from '../../image/outputs.js';
 import { DEVICES, type Device } from '../../model/index.js';
 import { loadClassifiers } from '../../model/combined-model.js';
-import { fixed, num } from '../format.js';
+import { fixed } from '../format.js';
 import type { CliIo } from '../io.js';
 import {
+  activationOption,
   batchOption,
   dequantizeOption,
   deviceOption,
@@ -40,6 +41,8 @@ import {
   parseNumberList,
   perturbationOption,
   noteWriter,
+  responseText,
+  writeWarnings,
   type ModelFlags,
 } from '../options.js';
 import { progressReporter } from '../progress.js';
@@ -150,6 +153,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(deviceOption(DEVICES))
     .addOption(perturbationOption())
     .addOption(dequantizeOption())
+    .addOption(activationOption())
     .option('--json', 'print a JSON summary on stdout')
     .option('--quiet', 'no progress or summary lines')
     .action(async (input: string, flags: ImageFlags) => {
@@ -173,6 +177,7 @@ export function register(program: Command, io: CliIo): void {
         device: flags.device,
         perturbation: flags.perturbation,
         dequantize: flags.dequantize,
+        activation: flags.activation,
         check: (c) => {
           if (labels) checkLabels(labels, c.classes, flags.labels!);
           if (flags.class !== undefined) c.checkClass(flags.class);
@@ -229,16 +234,22 @@ export function register(program: Command, io: CliIo): void {
               preset: flags.preset,
             });
             summaries.push({ ...summary, files });
+            const warnings = explanations.flatMap((e) => e.warnings ?? []);
             if (!flags.quiet && !flags.json) {
               const ex = explanations[0];
               const label = labels ? ` (${labels[ex.targetClass]})` : '';
               const passes = explanations.reduce((s, e) => s + e.forwardPasses, 0);
               const seconds = explanations.reduce((s, e) => s + e.timing.totalMs, 0) / 1000;
               io.out(
-                `${basename(path)}: class ${ex.targetClass}${label}, P = ${num(ex.probability, 4)}; ` +
+                `${basename(path)}: ${responseText(ex.targetClass, ex.probability, ex.model.activation, label)}; ` +
                   `${passes} forward passes in ${fixed(seconds, 1)} s → ${files.strip ?? files.overlays[0]}\n`,
               );
             }
+            writeWarnings(
+              io,
+              'image',
+              warnings.map((w) => `${basename(path)}: ${w}`),
+            );
           } catch (e) {
             // One bad photo in a folder does not stop the others; a single photo fails outright.
             if (photos.length === 1 || !(e instanceof Glas3dError)) throw e;

@@ -9,6 +9,7 @@ import { fixed, formatTable, num } from '../format.js';
 import type { CliIo } from '../io.js';
 import {
   batchOption,
+  activationOption,
   dequantizeOption,
   deviceOption,
   modeOption,
@@ -69,6 +70,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(batchOption())
     .addOption(perturbationOption())
     .addOption(dequantizeOption())
+    .addOption(activationOption())
     .addOption(
       new Option('--layout <layout>', 'model input layout (default: inferred)').choices(LAYOUTS),
     )
@@ -92,12 +94,18 @@ export function register(program: Command, io: CliIo): void {
       const progress =
         flags.quiet || !process.stderr.isTTY ? undefined : progressReporter(io, 'subject');
       let current = '';
+      let response = 'P';
       const note = noteWriter(io, 'run');
       const onEvent = (e: RunEvent) => {
+        if (e.kind === 'warning') {
+          return io.err(`glas3d run: warning: sub-${e.id}: ${e.text}\n`);
+        }
         if (flags.quiet) return;
         if (e.kind === 'start') {
+          const values = e.activation === 'identity';
+          response = values ? 'output' : 'P';
           io.err(
-            `glas3d run: ${e.cohort} subject(s)${e.control ? ` + ${e.control} control(s)` : ''}, explaining class ${e.targetClass}\n`,
+            `glas3d run: ${e.cohort} subject(s)${e.control ? ` + ${e.control} control(s)` : ''}, explaining ${values ? 'output' : 'class'} ${e.targetClass}\n`,
           );
         } else if (e.kind === 'subject') {
           current = `[${e.position}/${e.total}] ${e.group === 'control' ? 'control ' : ''}sub-${e.id}`;
@@ -105,7 +113,7 @@ export function register(program: Command, io: CliIo): void {
           progress?.update(e.done, e.total, current);
         } else if (e.kind === 'done') {
           progress?.done();
-          io.err(`${current}: P = ${num(e.probability, 4)}, ${fixed(e.seconds, 1)} s\n`);
+          io.err(`${current}: ${response} = ${num(e.probability, 4)}, ${fixed(e.seconds, 1)} s\n`);
         } else if (e.kind === 'skipped') {
           io.err(`sub-${e.id}: already done, skipped\n`);
         } else if (e.kind === 'note') {
@@ -130,6 +138,7 @@ export function register(program: Command, io: CliIo): void {
         batchSize: flags.batch,
         perturbation: flags.perturbation,
         dequantize: flags.dequantize,
+        activation: flags.activation,
         layout: flags.layout,
         axes: flags.axes,
         normalize: flags.normalize,
@@ -164,6 +173,12 @@ export function printSummary(
       `${summary.explained} explained, ${summary.skipped} already done, ${summary.failed.length} failed${summary.explained ? ` (${fixed(summary.secondsPerSubject, 1)} s per subject)` : ''}\n`,
     );
     for (const f of summary.failed) io.out(`  failed: sub-${f.id} (${f.path}): ${f.reason}\n`);
+    if (summary.flat.length > 0) {
+      const ids = summary.flat.map((f) => `${f.group === 'control' ? 'control ' : ''}sub-${f.id}`);
+      io.out(
+        `  flat: ${ids.join(', ')}: no shadow moved the model's response beyond rounding, so these maps are noise, yet count in the ranking below like any subject's (the cause is in each sidecar's warnings)\n`,
+      );
+    }
   }
   if (summary.regions.length > 0) {
     const sigma = summary.regions[0].sigmaMm;
