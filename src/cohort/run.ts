@@ -26,6 +26,7 @@ import { loadClassifiers } from '../model/combined-model.js';
 import type { Activation } from '../model/activation.js';
 import { formatDelimited } from '../report/table.js';
 import {
+  MNI_GRIDS,
   readVolume,
   resample,
   sameGrid,
@@ -198,7 +199,10 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
   const out = resolve(options.out);
   if (!existsSync(options.model)) throw new OptionError(`${options.model}: no such model file.`);
   // On a GPU the perturbed copies are made inside the graph (loaded once for all subjects).
+  // A model with symbolic sample dims runs on the --grid volume's grid, else on MNI 2 mm.
+  const gridVolume = options.grid ? await readVolume(options.grid) : undefined;
   const { classifier, inGraph, notes, dispose } = await loadClassifiers(options.model, {
+    dataGrid: { dims: gridVolume?.dims ?? MNI_GRIDS.mni2mm.dims, channels: 1 },
     layout: options.layout,
     axes: options.axes,
     device: options.device,
@@ -210,7 +214,7 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
   });
   for (const text of notes) emit({ kind: 'note', text });
   try {
-    return await runWith(classifier, out, options, emit, inGraph);
+    return await runWith(classifier, out, options, emit, inGraph, gridVolume);
   } finally {
     await dispose();
   }
@@ -233,9 +237,10 @@ async function runWith(
   options: RunOptions,
   emit: (e: RunEvent) => void,
   inGraph?: InGraphOnnxClassifier,
+  gridVolume?: Volume,
 ): Promise<RunSummary> {
   const axes = volumeModelAxes(classifier, options.model);
-  const grid = modelGrid(axes.gridDims, options.grid ? await readVolume(options.grid) : undefined);
+  const grid = modelGrid(axes.gridDims, gridVolume);
   const atlas = await loadAtlas(options.atlas ?? 'aal', { names: options.names });
   const atlasGrid = atlasOnGrid(atlas, grid);
   const template = atlas.template ? await readVolume(atlas.template) : undefined;

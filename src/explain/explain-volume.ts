@@ -160,6 +160,8 @@ export async function explain(
   const loaded = isLoaded(options.model)
     ? undefined
     : await loadClassifiers(options.model, {
+        // A model with symbolic sample dims takes the volume's grid.
+        dataGrid: { dims: volume.dims, channels: 1 },
         ...options.modelOptions,
         // An in-graph classifier passed in is the one used: none is loaded.
         perturbation: options.inGraph ? 'host' : options.perturbation,

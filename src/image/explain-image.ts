@@ -173,7 +173,11 @@ export async function explainImage(
   const owned = !isClassifier(options.model);
   const classifier = isClassifier(options.model)
     ? options.model
-    : await loadOnnxClassifier(options.model, options.modelOptions);
+    : await loadOnnxClassifier(options.model, {
+        // A model with symbolic sample dims takes the preprocessed image's size.
+        dataGrid: { dims: [width, height], channels: 3 },
+        ...options.modelOptions,
+      });
   const loadMs = owned ? performance.now() - loadStart : 0;
   try {
     const axes = imageAxes(classifier, pre);

@@ -10,6 +10,7 @@ export {
   cropToOriginal,
   cropWindow,
   DEFAULT_CROP,
+  preprocessedGrid,
   DEFAULT_RESIZE,
   IMAGENET_MEAN,
   IMAGENET_STD,

@@ -307,3 +307,18 @@ export function checkPreprocessOptions(options: PreprocessOptions): void {
     throw new OptionError(`channel order '${options.channelOrder}' is not RGB or BGR.`);
   }
 }
+
+/**
+ * The model-input grid (width, height) and channels preprocessing gives every photo, or
+ * undefined when it depends on the photo (no crop): what fills a model's symbolic dims.
+ */
+export function preprocessedGrid(
+  options: PreprocessOptions = {},
+): { dims: [number, number]; channels: number } | undefined {
+  const crop = options.crop ?? DEFAULT_CROP;
+  if (crop === false) return undefined;
+  return {
+    dims: typeof crop === 'number' ? [crop, crop] : [crop.width, crop.height],
+    channels: 3,
+  };
+}

@@ -34,6 +34,7 @@ import {
   ioFromProto,
   ioFromSession,
   isSymbolic,
+  type IoDim,
   type ModelIo,
   type TensorIo,
 } from './model-io.js';
@@ -64,6 +65,12 @@ export interface OnnxClassifierOptions {
    * other than the batch; fixed dims must agree with the model.
    */
   inputShape?: readonly number[];
+  /**
+   * The data's grid (x, y[, z]) and channels: fills a model input's symbolic sample dims (a fully
+   * convolutional model exported with dynamic axes) through `layout` and `axes`, when
+   * `inputShape` is not given. Dims the model fixes must agree.
+   */
+  dataGrid?: { readonly dims: readonly number[]; readonly channels: number };
   /** CPU threads inside one operator (default: the number of CPUs). */
   intraOpNumThreads?: number;
   /** Name used in messages when the model is given as bytes (default 'in-memory model'). */
@@ -170,7 +177,7 @@ function resolveSampleShape(
   if (!declared) {
     if (given) return [...given];
     throw new ModelError(
-      `model ${modelName} does not declare the shape of input '${input.name}'; pass the sample shape (batch excluded) with --input-shape`,
+      `model ${modelName} does not declare the shape of input '${input.name}'; give the sample shape (batch excluded) as the inputShape option`,
     );
   }
   if (declared.length < 2)
@@ -189,9 +196,46 @@ function resolveSampleShape(
   }
   if (sample.some(isSymbolic))
     throw new ModelError(
-      `model ${modelName} input '${input.name}' ${formatShape(declared)} has symbolic dims besides the batch; pass the sample shape (batch excluded) with --input-shape`,
+      `model ${modelName} input '${input.name}' ${formatShape(declared)} has symbolic dims besides the batch; give the data's grid (dataGrid option) or the sample shape (inputShape)`,
     );
   return sample as number[];
+}
+
+/**
+ * The sample shape a model with symbolic sample dims takes for `options.dataGrid`: the channel
+ * axis first or last (from `layout`, else the end fixed to the channel count), the grid axes in
+ * `axes` order. Undefined when the model fixes every sample dim or no grid is given.
+ */
+function sampleShapeFromGrid(
+  input: TensorIo,
+  modelName: string,
+  options: OnnxClassifierOptions,
+): number[] | undefined {
+  const sample = input.shape?.slice(1);
+  const grid = options.dataGrid;
+  if (!grid || !sample || !sample.some(isSymbolic)) return undefined;
+  const declared = formatShape(input.shape);
+  if (sample.length !== grid.dims.length + 1)
+    throw new ModelError(
+      `model ${modelName} input '${input.name}' ${declared} does not take ${grid.dims.length}-D data of ${grid.dims.join('×')}`,
+    );
+  const kind = grid.dims.length === 3 ? 'NCDHW or NDHWC' : 'NCHW or NHWC';
+  // The channel axis is the end the model fixes to the data's channel count.
+  const fixedTo = (d: IoDim) => !isSymbolic(d) && d === grid.channels;
+  const [first, last] = [fixedTo(sample[0]), fixedTo(sample[sample.length - 1])];
+  let channelsFirst: boolean;
+  if (options.layout) channelsFirst = options.layout[1] === 'C';
+  else if (first !== last) channelsFirst = first;
+  else
+    throw new ModelError(
+      `model ${modelName} input '${input.name}' ${declared} has symbolic dims: give --layout ${kind} to say where its channels are`,
+    );
+  const layout = (
+    grid.dims.length === 3 ? (channelsFirst ? 'NCDHW' : 'NDHWC') : channelsFirst ? 'NCHW' : 'NHWC'
+  ) as Layout;
+  const axes = options.axes ?? defaultAxisOrder(layout);
+  const spatial = axes === 'xyz' ? [...grid.dims] : [...grid.dims].reverse();
+  return channelsFirst ? [grid.channels, ...spatial] : [...spatial, grid.channels];
 }
 
 /** Pick the output to read: by name, or the first. */
@@ -551,7 +595,11 @@ async function describe(
     throw new ModelError(
       `model ${modelName} input '${input.name}' is ${input.type}; glas3d feeds float32 — export the model with a float32 input`,
     );
-  const inputShape = resolveSampleShape(input, modelName, options.inputShape);
+  const inputShape = resolveSampleShape(
+    input,
+    modelName,
+    options.inputShape ?? sampleShapeFromGrid(input, modelName, options),
+  );
 
   let layout: Layout | undefined;
   let axes: AxisOrder | undefined;

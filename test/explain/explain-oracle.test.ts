@@ -107,6 +107,32 @@ describe('layout and axis order', () => {
     }
   });
 
+  it("a model with symbolic spatial dims takes the volume's grid: the same answer as a fixed one", async () => {
+    const fixed = await explain(w.volume, {
+      model: linearOracle(w, W()),
+      atlas: w.atlas,
+      sigmaMm: [10],
+      baseline: 'zero',
+    });
+    for (const layout of ['NCDHW', 'NDHWC'] as const) {
+      for (const axes of ['xyz', 'zyx'] as const) {
+        const e = await explain(w.volume, {
+          model: linearOracle(w, W(), { layout, axes, symbolic: true }),
+          // The layout comes from the fixed channel axis; only the order must be said.
+          modelOptions: { axes },
+          atlas: w.atlas,
+          sigmaMm: [10],
+          baseline: 'zero',
+        });
+        expect(e.model.layout).toBe(layout);
+        expect(e.probability).toBeCloseTo(fixed.probability, 5);
+        expect(e.maps[0].regions.slice(0, 10).map((r) => r.index)).toEqual(
+          fixed.maps[0].regions.slice(0, 10).map((r) => r.index),
+        );
+      }
+    }
+  });
+
   it('a wrong --axes moves the answer (91×109×91 fits both orders, so only the option tells)', async () => {
     const model = linearOracle(w, W(), { axes: 'zyx' });
     const wrong = await explain(w.volume, {

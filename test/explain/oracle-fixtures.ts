@@ -71,7 +71,14 @@ export function weightsInLayout(
 export function linearOracle(
   w: OracleWorld,
   W: Float32Array,
-  options: { layout?: OracleLayout; axes?: OracleAxes; gain?: number; zAtVolume?: number } = {},
+  options: {
+    layout?: OracleLayout;
+    axes?: OracleAxes;
+    gain?: number;
+    zAtVolume?: number;
+    /** Declare the spatial dims symbolic (a model exported with dynamic axes). */
+    symbolic?: boolean;
+  } = {},
 ): Uint8Array {
   let s = 0;
   for (let o = 0; o < W.length; o++) s += W[o] * w.volume.data[o];
@@ -83,12 +90,14 @@ export function linearOracle(
     options.layout ?? 'NCDHW',
     options.axes ?? 'xyz',
   );
+  const symbolic = inputShape.map((d, i) => (d === 1 ? 1 : `s${i}`));
   return buildLinearOracle({
     inputShape,
     weights,
     scale: gain / s,
     bias: gain - z,
     output: 'two-logits',
+    ...(options.symbolic && { declaredShape: symbolic }),
   });
 }
 

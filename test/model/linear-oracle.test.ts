@@ -143,7 +143,7 @@ describe('model input and output variants', () => {
 
   it('needs inputShape for symbolic sample dims, and checks it against fixed dims', async () => {
     const bytes = oracle('one-logit', { declaredShape: [1, 'depth', 'height', 5] });
-    await expect(loadOnnxClassifier(bytes)).rejects.toThrow(/symbolic dims.*--input-shape/);
+    await expect(loadOnnxClassifier(bytes)).rejects.toThrow(/symbolic dims.*dataGrid.*inputShape/);
     await expect(loadOnnxClassifier(bytes, { inputShape: [1, 6, 7, 4] })).rejects.toThrow(
       ModelError,
     );
@@ -154,6 +154,59 @@ describe('model input and output variants', () => {
     expect(
       Math.abs((await clf.predict(batch, 1))[1] - oracleP1(weights, batch, 0, a, b)),
     ).toBeLessThan(1e-5);
+  });
+
+  it("fills symbolic sample dims from the data's grid, in the layout and axis order asked", async () => {
+    const grid = { dims: [6, 7, 5], channels: 1 };
+    const shapeFor = async (declaredShape: LinearOracleSpec['declaredShape'], options = {}) => {
+      const clf = await loadOnnxClassifier(oracle('one-logit', { declaredShape }), {
+        dataGrid: grid,
+        ...options,
+      });
+      opened.push(clf);
+      return clf;
+    };
+    // Channels first (the fixed 1), x y z as nibabel arrays: the oracle's own [1, 6, 7, 5].
+    const first = await shapeFor([1, 'D', 'H', 'W']);
+    expect(first.inputShape).toEqual(inputShape);
+    expect(first.layout).toBe('NCDHW');
+    const batch = randomArray(size, 13);
+    expect(
+      Math.abs((await first.predict(batch, 1))[1] - oracleP1(weights, batch, 0, a, b)),
+    ).toBeLessThan(1e-5);
+    // A fixed dim that agrees is kept; zyx reverses the grid; channels last from the fixed end.
+    expect((await shapeFor([1, 'D', 'H', 5])).inputShape).toEqual(inputShape);
+    expect((await shapeFor([1, 'D', 'H', 'W'], { axes: 'zyx' })).inputShape).toEqual([1, 5, 7, 6]);
+    await expect(shapeFor(['D', 'H', 'W', 1])).resolves.toMatchObject({
+      inputShape: [6, 7, 5, 1],
+      layout: 'NDHWC',
+    });
+    // All symbolic: only --layout can say where the channels are.
+    await expect(shapeFor(['C', 'D', 'H', 'W'])).rejects.toThrow(/give --layout NCDHW or NDHWC/);
+    expect((await shapeFor(['C', 'D', 'H', 'W'], { layout: 'NCDHW' })).inputShape).toEqual(
+      inputShape,
+    );
+    // A fixed dim that disagrees with the data, and data of the wrong rank.
+    await expect(shapeFor([1, 'D', 'H', 9])).rejects.toThrow(ModelError);
+    await expect(shapeFor([1, 'H', 'W'])).rejects.toThrow(/does not take 3-D data of 6×7×5/);
+    // An image model [N, 3, H, W] with dynamic H, W: a 5 wide, 4 high RGB crop is [3, 4, 5].
+    const image = await loadOnnxClassifier(
+      buildLinearOracle({
+        inputShape: [3, 4, 5],
+        declaredShape: [3, 'H', 'W'],
+        weights: randomArray(60, 14),
+        scale: 1,
+        bias: 0,
+        output: 'two-logits',
+      }),
+      { dataGrid: { dims: [5, 4], channels: 3 } },
+    );
+    opened.push(image);
+    expect([image.inputShape, image.layout, image.gridAxes?.gridDims]).toEqual([
+      [3, 4, 5],
+      'NCHW',
+      [5, 4],
+    ]);
   });
 
   it('refuses a model whose input is not float32', async () => {

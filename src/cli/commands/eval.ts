@@ -9,6 +9,7 @@ import {
   IMAGE_PRESET_NAMES,
   IMAGE_PRESETS,
   POINTING_METHODS,
+  preprocessedGrid,
   readClassMap,
   runPointingGame,
   type ImageBaselineKind,
@@ -137,6 +138,7 @@ export function register(program: Command, io: CliIo): void {
         : undefined;
       // The pointing game perturbs on the host: no in-graph classifier.
       const models = await loadClassifiers(flags.model, {
+        dataGrid: preprocessedGrid(preprocess),
         batchSize: flags.batch,
         device: flags.device,
         perturbation: 'host',

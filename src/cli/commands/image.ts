@@ -18,6 +18,7 @@ import {
   IMAGE_PRESETS,
   ImageError,
   preprocessDecoded,
+  preprocessedGrid,
   readLabels,
   type ImageBaselineKind,
   type ImageExplanation,
@@ -173,6 +174,7 @@ export function register(program: Command, io: CliIo): void {
       const photos = await photosOf(input);
       const labels = flags.labels ? await readLabels(flags.labels) : undefined;
       const { classifier, inGraph, notes, dispose } = await loadClassifiers(flags.model, {
+        dataGrid: preprocessedGrid(preprocess),
         batchSize: flags.batch,
         device: flags.device,
         perturbation: flags.perturbation,

@@ -176,7 +176,7 @@ export function printSummary(
     if (summary.flat.length > 0) {
       const ids = summary.flat.map((f) => `${f.group === 'control' ? 'control ' : ''}sub-${f.id}`);
       io.out(
-        `  flat: ${ids.join(', ')}: no shadow moved the model's response beyond rounding, so these maps are noise, yet count in the ranking below like any subject's (the cause is in each sidecar's warnings)\n`,
+        `  flat: ${ids.join(', ')}: no shadow moved the model's response beyond rounding, so these maps are noise, yet count in the cohort ranking like any subject's (the cause is in each sidecar's warnings)\n`,
       );
     }
   }
