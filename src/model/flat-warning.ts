@@ -9,13 +9,15 @@ const SATURATED = 1e-6;
 
 /** The likely cause of a flat explanation, and what to do about it. */
 export function flatHint(activation: Activation, reference: number): string {
-  if (activation === 'sigmoid')
+  const saturated =
+    activation !== 'identity' && (reference <= SATURATED || reference >= 1 - SATURATED);
+  if (saturated && activation === 'sigmoid')
     return (
-      "The model's one output is read as a logit (sigmoid, which saturates beyond about ±17): " +
-      'if it is a value such as a predicted age, read it as one with --activation identity ' +
+      "The model's one output is read as a logit, and its sigmoid saturates (beyond about ±17): " +
+      'if the output is a value such as a predicted age, read it as one with --activation identity ' +
       "(library: activation 'identity'); if it is a probability already, with --activation none."
     );
-  if (activation !== 'identity' && (reference <= SATURATED || reference >= 1 - SATURATED))
+  if (saturated)
     return (
       `P = ${reference.toPrecision(8)} is saturated (float32 cannot resolve smaller changes there): ` +
       'a very confident prediction, or input unlike the training data (check --normalize).'

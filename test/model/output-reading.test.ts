@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../src/errors.js';
 import { runGlas } from '../../src/glas3d/index.js';
+import { flatHint } from '../../src/model/flat-warning.js';
 import { finalOpOf } from '../../src/model/model-io.js';
 import { buildLinearOracle, loadOnnxClassifier, type OracleOutput } from '../../src/model/index.js';
 
@@ -98,5 +99,14 @@ describe("activation 'identity' (a regression such as brain age)", () => {
     expect(error).toBeInstanceOf(ModelError);
     expect((error as Error).message).toMatch(/not a probability.*'identity'/);
     await c.dispose();
+  });
+});
+
+describe('the hint of a flat explanation', () => {
+  it('names the cause that fits: a saturated logit, a saturated probability, or neither', () => {
+    expect(flatHint('sigmoid', 1)).toMatch(/--activation identity/);
+    expect(flatHint('auto', 1 - 1e-7)).toMatch(/^P = 0\.99999990 is saturated/);
+    expect(flatHint('sigmoid', 0.6)).toMatch(/does not respond/); // not saturated: not the logit
+    expect(flatHint('identity', 70)).toMatch(/does not respond/);
   });
 });
