@@ -48,8 +48,10 @@ export async function discoverSubjects(
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  // Symbolic links count (datalad and git-annex datasets are made of them); one whose target
+  // is missing fails as that subject's error, which says so.
   return entries
-    .filter((e) => e.isFile() && !e.name.startsWith('.'))
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && !e.name.startsWith('.'))
     .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
 }
 

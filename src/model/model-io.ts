@@ -91,8 +91,12 @@ export function ioFromProto(bytes: Uint8Array): ModelIo {
 export const formatShape = (shape: readonly IoDim[] | undefined): string =>
   shape ? `[${shape.map((d) => (typeof d === 'string' ? d || '?' : d)).join(',')}]` : '[unknown]';
 
-/** Operators that move or relabel values without changing them. */
+/**
+ * Operators that move or relabel values without changing them, and Clip, which only narrows
+ * their range (torch.clamp(sigmoid(x), ε, 1 − ε) is still a probability).
+ */
 const PASS_THROUGH_OPS = new Set([
+  'Clip',
   'Identity',
   'Reshape',
   'Flatten',
@@ -104,8 +108,8 @@ const PASS_THROUGH_OPS = new Set([
 ]);
 
 /**
- * The operator that computes output `outputName`, looking through ops that only reshape or copy
- * (so a Softmax followed by a Flatten counts as Softmax); undefined when the output is a graph
+ * The operator that computes output `outputName`, looking through ops that only reshape, copy or
+ * clip (so a Softmax followed by a Flatten counts as Softmax); undefined when the output is a graph
  * input or initializer, or the bytes are no model.
  */
 export function finalOpOf(bytes: Uint8Array, outputName: string): string | undefined {

@@ -108,7 +108,12 @@ export const cpuCount = () =>
  * WebGPU adapter: …" → "Failed to get a WebGPU adapter: …".
  */
 export const errorText = (e: unknown) =>
-  (e instanceof Error ? e.message : String(e)).trim().replace(/^\/\S+:\d+ .*? was false\. /s, '');
+  (e instanceof Error ? e.message : String(e))
+    .trim()
+    .replace(/^\/\S+:\d+ .*? was false\. /s, '')
+    // "…failed:/onnxruntime_src/…/model.cc:187 onnxruntime::Model::Model(…) ModelProto does …"
+    .replace(/\/onnxruntime_src\/\S+:\d+ [\w:~<>]+\([^)]*\)\s*/g, ' ')
+    .replace(/^Load model from \S+ failed: ?/, '');
 
 const CUDA_ADVICE =
   'To use CUDA, reinstall onnxruntime-node with `npm install onnxruntime-node --onnxruntime-node-install=cuda12` ' +
@@ -161,7 +166,18 @@ async function createSession(
         throw deviceError(device, modelName, errorText(e));
       }
     }
-    throw new ModelError(`${modelName} is not a valid ONNX model: ${errorText(e)}`);
+    const size =
+      typeof model === 'string'
+        ? await stat(model).then(
+            (s) => s.size,
+            () => undefined,
+          )
+        : model.byteLength;
+    throw new ModelError(
+      size === 0
+        ? `${modelName} is empty (0 bytes): not an ONNX model.`
+        : `${modelName} is not a valid ONNX model (${size} bytes; a truncated or non-ONNX file?): ${errorText(e)}`,
+    );
   }
 }
 

@@ -3,7 +3,7 @@
  * Header fields are parsed by nifti-reader-js; validation, the choice of affine, scaling and
  * the data itself are ours, so that every malformed file gives a NiftiError naming the file.
  */
-import { readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gunzip, gunzipSync, gzip } from 'node:zlib';
 import * as niftiReader from 'nifti-reader-js';
@@ -81,8 +81,12 @@ export async function readNifti(path: string, options: ReadNiftiOptions = {}): P
   try {
     bytes = await readFile(path);
   } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const dangling = code === 'ENOENT' && (await lstat(path).catch(() => undefined));
     throw new NiftiError(
-      `${path}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? e}).`,
+      dangling && dangling.isSymbolicLink()
+        ? `${path}: a symbolic link whose target is missing (a datalad or git-annex file not fetched yet? \`datalad get\` it).`
+        : `${path}: cannot read the file (${code ?? e}).`,
     );
   }
   if (isGzip(bytes)) {

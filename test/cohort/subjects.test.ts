@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import {
   parseShard,
   shardOf,
 } from '../../src/cohort/subjects.js';
+import { readVolume, writeVolume } from '../../src/volume/index.js';
 
 async function touch(path: string): Promise<void> {
   await mkdir(join(path, '..'), { recursive: true });
@@ -36,6 +37,29 @@ describe('cohort discovery', () => {
       'c/c.nii.gz',
     ]);
     expect(subjects.map((s) => s.id)).toEqual(['ad001', 'Subject02', 'c', 'c2']);
+  });
+
+  it('symbolic links count (datalad, git-annex); one whose target is missing says so when read', async () => {
+    const store = await mkdtemp(join(tmpdir(), 'glas3d-annex-'));
+    const dir = await mkdtemp(join(tmpdir(), 'glas3d-links-'));
+    await writeVolume(join(store, 'object-1'), {
+      dims: [2, 2, 2],
+      affine: [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+      data: new Float32Array(8).fill(1),
+    });
+    await symlink(join(store, 'object-1'), join(dir, 'sub-01.nii.gz'));
+    await symlink(join(store, 'object-2'), join(dir, 'sub-02.nii.gz')); // not fetched
+    const subjects = await discoverSubjects(dir);
+    expect(subjects.map((x) => x.id)).toEqual(['01', '02']);
+    expect((await readVolume(subjects[0].path)).dims).toEqual([2, 2, 2]);
+    await expect(readVolume(subjects[1].path)).rejects.toThrow(
+      /sub-02\.nii\.gz: a symbolic link whose target is missing .*datalad get/,
+    );
   });
 
   it('a BIDS dataset: participants.tsv, the group filter, one T1w per participant', async () => {

@@ -85,7 +85,29 @@ describe('model errors', () => {
     writeFileSync(path, randomBytes(4096));
     const e = await rejection(loadOnnxClassifier(path));
     expect(e).toBeInstanceOf(ModelError);
-    expect(e.message).toContain(`${path} is not a valid ONNX model: `);
+    expect(e.message).toContain(`${path} is not a valid ONNX model (4096 bytes; `);
+    expect(e.message).not.toMatch(/onnxruntime_src|Load model from/);
+  });
+
+  it('an empty file, and a truncated one: said so, without onnxruntime internals', async () => {
+    const empty = join(dir, 'empty.onnx');
+    writeFileSync(empty, new Uint8Array(0));
+    const e = await rejection(loadOnnxClassifier(empty));
+    expect(e.message).toBe(`${empty} is empty (0 bytes): not an ONNX model.`);
+    const truncated = join(dir, 'truncated.onnx');
+    const whole = buildLinearOracle({
+      inputShape: [2, 3],
+      weights: new Float32Array(6).fill(1),
+      scale: 1,
+      bias: 0,
+      output: 'two-logits',
+    });
+    writeFileSync(truncated, whole.subarray(0, whole.length - 20));
+    const t = await rejection(loadOnnxClassifier(truncated));
+    expect(t.message).toMatch(
+      /not a valid ONNX model \(\d+ bytes; a truncated or non-ONNX file\?\)/,
+    );
+    expect(t.message).not.toMatch(/onnxruntime_src/);
   });
 
   it('a missing file', async () => {

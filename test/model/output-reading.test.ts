@@ -8,7 +8,12 @@ import { ModelError } from '../../src/errors.js';
 import { runGlas } from '../../src/glas3d/index.js';
 import { flatHint } from '../../src/model/flat-warning.js';
 import { finalOpOf } from '../../src/model/model-io.js';
-import { buildLinearOracle, loadOnnxClassifier, type OracleOutput } from '../../src/model/index.js';
+import {
+  buildLinearOracle,
+  GraphBuilder,
+  loadOnnxClassifier,
+  type OracleOutput,
+} from '../../src/model/index.js';
 
 const SHAPE = [1, 4, 3, 2];
 const K = 24;
@@ -57,6 +62,27 @@ describe("activation 'auto'", () => {
     // The samples straddle the decision: a second sigmoid would have put both in class 1.
     expect(zOf(samples[0])).toBeLessThan(0);
     expect(rows[0]).toBeGreaterThan(rows[1]);
+  });
+
+  it('reads a clipped Sigmoid (torch.clamp(sigmoid(x), ε, 1 − ε)) as P(class 1)', async () => {
+    const g = new GraphBuilder('clipped');
+    g.input('input', ['N', ...SHAPE]);
+    const flat = g.node('Flatten', ['input'], { axis: 1 });
+    const z = g.node('Sub', [
+      g.node('Mul', [
+        g.node('MatMul', [flat, g.floats('W', [K, 1], weights)]),
+        g.floats('a', [], [2]),
+      ]),
+      g.floats('b', [], [0.3]),
+    ]);
+    const p = g.node('Sigmoid', [z]);
+    g.node('Clip', [p, g.floats('lo', [], [1e-7]), g.floats('hi', [], [1 - 1e-7])], {}, ['output']);
+    g.output('output', ['N', 1]);
+    const bytes = g.toBytes();
+    expect(finalOpOf(bytes, 'output')).toBe('Sigmoid');
+    const { c, rows } = await predictBoth(bytes);
+    expect(c.activation).toBe('none');
+    samples.forEach((x, r) => expect(rows[2 * r + 1]).toBeCloseTo(sigmoid(zOf(x)), 6));
   });
 
   it('reads a Softmax head as probabilities', async () => {
