@@ -11,6 +11,11 @@ export function num(x: number, decimals = 4): string {
   return trimmed === '-0' ? '0' : trimmed;
 }
 
+/** A response for people: 4 decimals, but a tiny non-zero one in 2 significant digits (2.3e-9, not 0). */
+export function responseNumber(x: number): string {
+  return x !== 0 && Math.abs(x) < 5e-5 ? x.toPrecision(2) : num(x, 4);
+}
+
 /** A number with exactly `decimals` decimals ("-0.00" printed as "0.00"). */
 export function fixed(x: number, decimals: number): string {
   const s = x.toFixed(decimals);

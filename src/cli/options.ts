@@ -15,7 +15,7 @@ import {
   type PerturbationSite,
 } from '../model/index.js';
 import { INTENSITY_NORMALIZATIONS, type IntensityNormalization } from '../volume/index.js';
-import { num } from './format.js';
+import { responseNumber } from './format.js';
 import type { CliIo } from './io.js';
 
 /** "10" or "5,10,15" → positive numbers. */
@@ -112,8 +112,8 @@ export function responseText(
   label = '',
 ): string {
   return activation === 'identity'
-    ? `output ${targetClass}${label} = ${num(value, 4)}`
-    : `class ${targetClass}${label}, P = ${num(value, 4)}`;
+    ? `output ${targetClass}${label} = ${responseNumber(value)}`
+    : `class ${targetClass}${label}, P = ${responseNumber(value)}`;
 }
 
 /** Warnings on stderr, one line each: `glas3d COMMAND: warning: …`. */

@@ -39,6 +39,19 @@ const errorText = (e: unknown) => {
   return [...new Set(lines.filter((l) => l.length > 0))].join('; ');
 };
 
+/** Throws an ImageError unless `background` is three values in 0..255, as JSON may not give. */
+export function checkAlphaBackground(background: unknown): void {
+  if (
+    !Array.isArray(background) ||
+    background.length !== 3 ||
+    background.some((v) => typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 255)
+  ) {
+    throw new ImageError(
+      `alpha background ${JSON.stringify(background)} must be three values in 0..255 (R, G, B), e.g. [255, 255, 255].`,
+    );
+  }
+}
+
 /** Decode a file path or the bytes of an image file. */
 export async function decodeImage(
   input: string | Uint8Array,
@@ -47,16 +60,7 @@ export async function decodeImage(
   const source = typeof input === 'string' ? input : 'image bytes';
   const what = typeof input === 'string' ? `image file ${input}` : 'the image bytes given';
   const background = options.alphaBackground;
-  if (background !== undefined) {
-    if (
-      background.length !== 3 ||
-      background.some((v) => !Number.isFinite(v) || v < 0 || v > 255)
-    ) {
-      throw new ImageError(
-        `alpha background [${background.join(', ')}] must be three values in 0..255 (R, G, B).`,
-      );
-    }
-  }
+  if (background !== undefined) checkAlphaBackground(background);
   let bytes: Uint8Array;
   if (typeof input === 'string') {
     try {
@@ -93,6 +97,9 @@ export async function decodeImage(
     };
   } catch (e) {
     if (e instanceof ImageError) throw e;
-    throw new ImageError(`cannot decode ${what}: ${errorText(e)}. Give a JPEG, PNG or WebP file.`);
+    throw new ImageError(
+      `cannot decode ${what}: ${errorText(e)}. It may be damaged or truncated, or not a photo: ` +
+        'glas3d reads JPEG, PNG, WebP, TIFF, GIF and AVIF.',
+    );
   }
 }

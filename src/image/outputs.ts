@@ -27,9 +27,28 @@ export function outputStems(paths: readonly string[]): string[] {
   const plain = paths.map((p) => basename(p, extname(p)));
   const count = new Map<string, number>();
   for (const stem of plain) count.set(stem, (count.get(stem) ?? 0) + 1);
-  return paths.map((p, i) =>
+  const wanted = paths.map((p, i) =>
     count.get(plain[i])! > 1 ? `${plain[i]}_${extname(p).slice(1)}` : plain[i],
   );
+  // 'a.jpg' + 'a.png' become a_jpg and a_png, which 'a_jpg.png' may also want: a later one
+  // that finds its stem taken gets -2, -3, … so no photo's files overwrite another's.
+  const taken = new Set<string>();
+  return wanted.map((stem) => {
+    let unique = stem;
+    for (let n = 2; taken.has(unique.toLowerCase()); n++) unique = `${stem}-${n}`;
+    taken.add(unique.toLowerCase());
+    return unique;
+  });
+}
+
+/**
+ * Whether `name`, in a folder holding `siblings`, is an overlay glas3d image wrote there
+ * (`<stem>_glas….png` beside its `<stem>_glas.json`): a rerun into the photo folder must not
+ * explain its own outputs.
+ */
+export function isImageOutput(name: string, siblings: ReadonlySet<string>): boolean {
+  const m = /^(.*_glas)(?:_[^.]*)?\.png$/i.exec(name);
+  return m !== null && siblings.has(`${m[1]}.json`);
 }
 
 export interface ImageOutputRequest {

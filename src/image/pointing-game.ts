@@ -145,10 +145,18 @@ export async function pointingPhotos(
     );
   const photos: { path: string; boxes: ImageBoxes }[] = [];
   const skipped: PointingSkip[] = [];
+  // A photo takes the boxes of its own name, else those of <stem>.jpg (a converted copy); one
+  // set of boxes scores one photo, so a second file of the same stem is skipped, not counted twice.
+  const scored = new Map<ImageBoxes, string>();
   for (const f of files) {
     const b = boxes.get(f) ?? boxes.get(`${basename(f, extname(f))}.jpg`);
+    const already = b && scored.get(b);
     if (!b) skipped.push({ file: f, reason: 'no boxes' });
-    else photos.push({ path: join(images, f), boxes: b });
+    else if (already) skipped.push({ file: f, reason: `same boxes as ${already}, scored once` });
+    else {
+      scored.set(b, f);
+      photos.push({ path: join(images, f), boxes: b });
+    }
   }
   if (photos.length === 0) {
     throw new OptionError(`no photo in ${images} has boxes: the annotations name other files.`);

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { OptionError } from '../errors.js';
 import { checkPreprocessOptions, type PreprocessOptions } from './preprocess.js';
+import { checkAlphaBackground } from './decode.js';
 
 const KEYS = [
   'resize',
@@ -46,6 +47,13 @@ export function parsePreprocessOptions(
   } catch (e) {
     if (e instanceof OptionError) throw new OptionError(`${source}: ${e.message}`);
     throw e;
+  }
+  if (options.alphaBackground !== undefined) {
+    try {
+      checkAlphaBackground(options.alphaBackground);
+    } catch (e) {
+      throw new OptionError(`${source}: ${(e as Error).message}`);
+    }
   }
   const a = options.applyIccProfile;
   if (a !== undefined && typeof a !== 'boolean') {

@@ -266,6 +266,57 @@ describe('glas3d image: other photos, bad input', () => {
     expect(await size('a_png_glas.png')).toEqual([200, 180]);
   });
 
+  it("a_jpg.png beside a.jpg and a.png does not take a.jpg's outputs; a rerun into the folder skips its overlays", async () => {
+    const folder = path.join(dir, 'clash');
+    await mkdir(folder, { recursive: true });
+    const sizes: Record<string, [number, number]> = {
+      'a.jpg': [230, 200],
+      'a.png': [200, 230],
+      'a_jpg.png': [240, 210],
+    };
+    for (const [name, [w, h]] of Object.entries(sizes)) {
+      await sharp(Buffer.from(gradientRgb(w, h)), { raw: { width: w, height: h, channels: 3 } })
+        .toFormat(name.endsWith('.jpg') ? 'jpeg' : 'png')
+        .toFile(path.join(folder, name));
+    }
+    // --out is the photo folder itself (as with the default --out .), twice.
+    const first = await runOracle(folder, folder, '--grid', '2', '--json');
+    expect(first.code).toBe(0);
+    const records = JSON.parse(first.stdout) as { image: string; files: { json: string } }[];
+    const written = records.map((r) => path.basename(r.files.json)).sort();
+    expect(written).toEqual(['a_jpg-2_glas.json', 'a_jpg_glas.json', 'a_png_glas.json']);
+    for (const r of records) {
+      const overlay = r.files.json.replace(/\.json$/, '.png');
+      const m = await sharp(overlay).metadata();
+      expect([m.width, m.height]).toEqual(sizes[path.basename(r.image)]);
+    }
+    const again = await runOracle(folder, folder, '--grid', '2', '--json');
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/left out 3 overlay\(s\) glas3d wrote/);
+    expect(JSON.parse(again.stdout)).toHaveLength(3);
+    expect((await readdir(folder)).filter((f) => f.includes('_glas_glas'))).toEqual([]);
+  });
+
+  it('--out that is a file, or under one, is refused before any work; a bad alphaBackground names its file', async () => {
+    const file = path.join(dir, 'a-file');
+    await writeFile(file, 'x');
+    const png = path.join(dir, 'for-out.png');
+    await writeFile(png, encodePng(64, 64, 2, gradientRgb(64, 64)));
+    expectCleanError(await runOracle(png, file), /--out .*a-file is a file, not a folder/);
+    expectCleanError(
+      await runOracle(png, path.join(file, 'sub')),
+      /--out .*a-file\/sub: .*a-file is a file, so the folder cannot be made there/,
+    );
+    for (const background of ['255', '"white"', '[255, 255]']) {
+      const json = path.join(dir, 'alpha.json');
+      await writeFile(json, `{ "alphaBackground": ${background} }`);
+      expectCleanError(
+        await runOracle(png, path.join(dir, 'alpha-out'), '--preprocess', json),
+        /alpha\.json: alpha background .* must be three values in 0\.\.255/,
+      );
+    }
+  });
+
   it('a CMYK JPEG is converted to sRGB and explained', async () => {
     const cmyk = path.join(dir, 'cmyk.jpg');
     await sharp(Buffer.from(gradientRgb(256, 256)), {
@@ -317,6 +368,15 @@ describe('glas3d image: other photos, bad input', () => {
     expect(r.stderr).toMatch(/b\.jpg: cannot decode/);
     expect(r.stderr).toMatch(/glas3d: 1 of 2 photos failed/);
     expect(existsSync(path.join(out, 'a_glas.png'))).toBe(true);
+    // --json lists the failed photo too, with its reason.
+    const json = await runOracle(folder, out, '--grid', '2', '--quiet', '--json');
+    expect(json.code).toBe(1);
+    const records = JSON.parse(json.stdout) as { image: string; error?: string }[];
+    expect(records.map((x) => [path.basename(x.image), x.error !== undefined])).toEqual([
+      ['a.png', false],
+      ['b.jpg', true],
+    ]);
+    expect(records[1].error).toMatch(/cannot decode .*damaged or truncated/);
   });
 
   it('a model whose input is not an image, a class out of range, bad labels and σ lists', async () => {

@@ -4,7 +4,8 @@
  * split, targets within a class set, and the VOC XML and COCO JSON readers.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OptionError } from '../../src/errors.js';
@@ -15,6 +16,7 @@ import {
   parseCocoJson,
   parseVocXml,
   pointInBoxes,
+  pointingPhotos,
   pointingScores,
   pointingTargets,
   preprocessDecoded,
@@ -279,5 +281,23 @@ describe('box files', () => {
         }),
       ),
     ).toThrow(/\[x, y, width, height\]/);
+  });
+});
+
+describe('which photos a pointing game scores', () => {
+  it('a converted copy (a.png beside a.jpg) borrows the boxes only when it is alone: one trial per set of boxes', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'glas3d-pointing-photos-'));
+    for (const f of ['a.jpg', 'a.png', 'b.png', 'c.png']) await writeFile(path.join(dir, f), '');
+    const boxes = (name: string) => ({ file: name }) as never;
+    const map = new Map([
+      ['a.jpg', boxes('a.jpg')],
+      ['b.jpg', boxes('b.jpg')],
+    ]);
+    const { photos, skipped } = await pointingPhotos(dir, map);
+    expect(photos.map((p) => path.basename(p.path))).toEqual(['a.jpg', 'b.png']);
+    expect(skipped).toEqual([
+      { file: 'a.png', reason: 'same boxes as a.jpg, scored once' },
+      { file: 'c.png', reason: 'no boxes' },
+    ]);
   });
 });

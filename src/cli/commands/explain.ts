@@ -11,6 +11,7 @@ import { writeExplanation } from '../../report/explanation-files.js';
 import { readVolume } from '../../volume/index.js';
 import { fixed, formatTable, num } from '../format.js';
 import type { CliIo } from '../io.js';
+import { checkOutDir } from '../out-dir.js';
 import {
   activationOption,
   batchOption,
@@ -70,6 +71,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--json', 'print a JSON summary on stdout')
     .option('--quiet', 'no progress or table')
     .action(async (volumePath: string, flags: ExplainFlags) => {
+      await checkOutDir('--out', flags.out);
       const volume = await readVolume(volumePath);
       const atlas = await loadAtlas(flags.atlas, { names: flags.names });
       const baseline = await baselineFromFlag(flags.baseline);

@@ -27,11 +27,12 @@ import {
   type SigmaUnits,
 } from '../../image/index.js';
 import { readPreprocessOptions } from '../../image/preprocess-file.js';
-import { outputStems, writeImageOutputs } from '../../image/outputs.js';
+import { isImageOutput, outputStems, writeImageOutputs } from '../../image/outputs.js';
 import { DEVICES, type Device } from '../../model/index.js';
 import { loadClassifiers } from '../../model/combined-model.js';
 import { fixed } from '../format.js';
 import type { CliIo } from '../io.js';
+import { checkOutDir } from '../out-dir.js';
 import {
   activationOption,
   batchOption,
@@ -90,18 +91,22 @@ export function sigmaSets(
 }
 
 /** The photos to explain: the file itself, or every photo in the folder (sorted, not recursive). */
-async function photosOf(input: string): Promise<string[]> {
+/** The photos of a file or folder; a folder's own glas3d overlays (a rerun) are left out. */
+async function photosOf(input: string): Promise<{ photos: string[]; outputsSkipped: number }> {
   const info = await stat(input).catch(() => undefined);
   if (!info) throw new OptionError(`${input}: no such image file or folder.`);
-  if (!info.isDirectory()) return [input];
-  const files = (await readdir(input))
-    .filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()))
+  if (!info.isDirectory()) return { photos: [input], outputsSkipped: 0 };
+  const names = await readdir(input);
+  const siblings = new Set(names);
+  const images = names.filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()));
+  const photos = images
+    .filter((f) => !isImageOutput(f, siblings))
     .sort()
     .map((f) => join(input, f));
-  if (files.length === 0) {
+  if (photos.length === 0) {
     throw new OptionError(`folder ${input} holds no photos (${IMAGE_EXTENSIONS.join(', ')}).`);
   }
-  return files;
+  return { photos, outputsSkipped: images.length - photos.length };
 }
 
 export function register(program: Command, io: CliIo): void {
@@ -158,6 +163,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--json', 'print a JSON summary on stdout')
     .option('--quiet', 'no progress or summary lines')
     .action(async (input: string, flags: ImageFlags) => {
+      await checkOutDir('--out', flags.out);
       if (flags.top && flags.class !== undefined) {
         throw new OptionError('--class and --top contradict each other: give one.');
       }
@@ -171,7 +177,11 @@ export function register(program: Command, io: CliIo): void {
       const preprocess: PreprocessOptions = flags.preprocess
         ? await readPreprocessOptions(flags.preprocess)
         : {};
-      const photos = await photosOf(input);
+      const { photos, outputsSkipped } = await photosOf(input);
+      if (outputsSkipped > 0 && !flags.quiet)
+        io.err(
+          `glas3d image: left out ${outputsSkipped} overlay(s) glas3d wrote into ${input} earlier (<stem>_glas….png)\n`,
+        );
       const labels = flags.labels ? await readLabels(flags.labels) : undefined;
       const { classifier, inGraph, notes, dispose } = await loadClassifiers(flags.model, {
         dataGrid: preprocessedGrid(preprocess),
@@ -256,6 +266,7 @@ export function register(program: Command, io: CliIo): void {
             // One bad photo in a folder does not stop the others; a single photo fails outright.
             if (photos.length === 1 || !(e instanceof Glas3dError)) throw e;
             failures.push(`${path}: ${e.message}`);
+            summaries.push({ image: path, error: e.message });
             io.err(`glas3d: ${path}: ${e.message}\n`);
           }
         }
@@ -265,7 +276,9 @@ export function register(program: Command, io: CliIo): void {
       if (flags.json) io.out(JSON.stringify(summaries, null, 2) + '\n');
       if (failures.length > 0) {
         throw new ImageError(
-          `${failures.length} of ${photos.length} photos failed (listed above); the others were written to ${flags.out}.`,
+          failures.length === photos.length
+            ? `all ${photos.length} photos failed (listed above); nothing was written.`
+            : `${failures.length} of ${photos.length} photos failed (listed above); the others were written to ${flags.out}.`,
         );
       }
     });

@@ -5,8 +5,9 @@ import { runCohort, type RunEvent, type RunSummary } from '../../cohort/run.js';
 import type { CohortRegionRow } from '../../cohort/cohort-outputs.js';
 import { Glas3dError } from '../../errors.js';
 import { DEVICE_CHOICES, LAYOUTS, type DeviceChoice } from '../../model/index.js';
-import { fixed, formatTable, num } from '../format.js';
+import { fixed, formatTable, num, responseNumber } from '../format.js';
 import type { CliIo } from '../io.js';
+import { checkOutDir } from '../out-dir.js';
 import {
   batchOption,
   activationOption,
@@ -90,6 +91,7 @@ export function register(program: Command, io: CliIo): void {
     .option('--json', 'print a machine-readable summary on stdout')
     .option('--quiet', 'no progress')
     .action(async (flags: RunFlags) => {
+      await checkOutDir('--out', flags.out);
       // A bar per subject on a terminal; in logs the one line per finished subject is enough.
       const progress =
         flags.quiet || !process.stderr.isTTY ? undefined : progressReporter(io, 'subject');
@@ -113,7 +115,9 @@ export function register(program: Command, io: CliIo): void {
           progress?.update(e.done, e.total, current);
         } else if (e.kind === 'done') {
           progress?.done();
-          io.err(`${current}: ${response} = ${num(e.probability, 4)}, ${fixed(e.seconds, 1)} s\n`);
+          io.err(
+            `${current}: ${response} = ${responseNumber(e.probability)}, ${fixed(e.seconds, 1)} s\n`,
+          );
         } else if (e.kind === 'skipped') {
           io.err(`sub-${e.id}: already done, skipped\n`);
         } else if (e.kind === 'note') {
