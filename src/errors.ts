@@ -18,5 +18,20 @@ export class AtlasError extends Glas3dError {}
 /** A model that cannot take the input, or whose output is unusable. */
 export class ModelError extends Glas3dError {}
 
+/**
+ * A model output that is NaN or ±Inf, for row `sample` of the batch that produced it: the GLAS
+ * engine turns the row into the perturbation that made it, so the message can say whether the
+ * model breaks on the input itself or only on a perturbed copy.
+ */
+export class NonFiniteOutputError extends ModelError {
+  constructor(
+    message: string,
+    readonly sample: number,
+    readonly value: 'NaN' | 'Inf' | '-Inf',
+  ) {
+    super(message);
+  }
+}
+
 /** Options that contradict each other or are out of range. */
 export class OptionError extends Glas3dError {}

@@ -49,6 +49,7 @@ export interface ModelFlags {
   perturbation?: PerturbationSite;
   dequantize?: boolean;
   activation?: Activation;
+  modelOutput?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -100,6 +101,13 @@ export const activationOption = () =>
     '--activation <kind>',
     "how the model's outputs become the responses GLAS explains: auto (probabilities when the graph ends in Softmax or Sigmoid; else a softmax, or a sigmoid of one column), softmax (logits), sigmoid (one logit), none (probabilities), identity (raw values, e.g. a regression such as brain age)",
   ).choices(ACTIVATIONS);
+
+/** --model-output: which of a model's outputs holds the class scores. */
+export const modelOutputOption = () =>
+  new Option(
+    '--model-output <name>',
+    "the model output holding the class scores (default: the first float one; a model with several outputs says which it read)",
+  );
 
 /**
  * "class 1, P = 0.9312", or "output 0 = 71.2" when the responses are raw values; `label` follows

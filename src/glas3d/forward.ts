@@ -1,4 +1,4 @@
-import { ModelError } from '../errors.js';
+import { ModelError, NonFiniteOutputError } from '../errors.js';
 import { BatchWorkspace } from './batch-workspace.js';
 import type { Classifier, ResponseKind } from './classifier.js';
 
@@ -105,12 +105,13 @@ export function checkProbabilities(
         : responses === 'values'
           ? `${v}`
           : `${v}, which is not a probability`;
-      throw new ModelError(
+      const message =
         `Model returned ${what} for class ${i % classes} of sample ${row} in a batch of ${n}; ` +
-          (responses === 'values'
-            ? 'check that the input holds no NaN.'
-            : `check that the model outputs probabilities (softmax), or read its outputs as values (activation 'identity', e.g. a regression), and that the input holds no NaN.`),
-      );
+        (responses === 'values'
+          ? 'check that the input holds no NaN.'
+          : `check that the model outputs probabilities (softmax), or read its outputs as values (activation 'identity', e.g. a regression), and that the input holds no NaN.`);
+      if (Number.isFinite(v)) throw new ModelError(message);
+      throw new NonFiniteOutputError(message, row, Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf');
     }
   }
 }

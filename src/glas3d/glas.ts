@@ -1,4 +1,4 @@
-import { OptionError } from '../errors.js';
+import { ModelError, NonFiniteOutputError, OptionError } from '../errors.js';
 import type { Classifier } from './classifier.js';
 import { argmaxRow, ForwardPassRunner } from './forward.js';
 import type { GridLayout } from './layout.js';
@@ -186,8 +186,23 @@ export async function predictOne(
   sample: Float32Array,
 ): Promise<Float32Array> {
   runner.buffer.set(sample, 0);
-  const p = await runner.run(1);
+  const p = await unperturbed(runner.run(1));
   return Float32Array.from(p.subarray(0, runner.classifier.classes));
+}
+
+/**
+ * The model's answer on a sample without perturbation. A NaN or ±Inf there is the input's
+ * (or the model's) fault, not GLAS's: the message says so.
+ */
+export async function unperturbed<T>(answer: Promise<T>): Promise<T> {
+  try {
+    return await answer;
+  } catch (e) {
+    if (!(e instanceof NonFiniteOutputError)) throw e;
+    throw new ModelError(
+      `${e.message}, on the input itself (no perturbation yet): check that the input is what the model was trained on (its intensity normalization, its grid).`,
+    );
+  }
 }
 
 /** Everything `perturbAndFuse` needs once the unperturbed response is known. */

@@ -20,7 +20,7 @@ import type {
   GlasSigmaResult,
   PerturbAndFuseJob,
 } from './glas.js';
-import { checkGlasRun, glasResult, jobFromReference } from './glas.js';
+import { checkGlasRun, glasResult, jobFromReference, unperturbed } from './glas.js';
 import { resolveGridLayout, type GridLayout } from './layout.js';
 import { setGaussianMask } from './masks.js';
 import { checkBaseline, checkSample } from './validate.js';
@@ -94,10 +94,14 @@ export async function runGlasInGraph(
   const stats = { forwardPasses: 0, modelMs: 0 };
   await classifier.setSample(input.sample, input.baseline, input.spacing);
   const t = performance.now();
-  const p = await classifier.predictSample();
+  const p = await unperturbed(
+    classifier.predictSample().then((q) => {
+      checkProbabilities(q, 1, classifier.classes, classifier.responses);
+      return q;
+    }),
+  );
   stats.modelMs += performance.now() - t;
   stats.forwardPasses += 1;
-  checkProbabilities(p, 1, classifier.classes, classifier.responses);
   const probabilities = Float32Array.from(p.subarray(0, classifier.classes));
   const { targetClass, job } = jobFromReference(run, input, options, probabilities);
   const perSigma = await perturbAndFuseInGraph(classifier, job, stats);

@@ -6,6 +6,7 @@
  *
  * Items are numbered set-major: item = set·(points·kinds) + point·kinds + kind.
  */
+import { ModelError, NonFiniteOutputError } from '../errors.js';
 import { fuseMap, type FusionInput } from './fusion.js';
 import type { GlasSigmaResult, PerturbAndFuseJob } from './glas.js';
 import type { GridLayout } from './layout.js';
@@ -79,7 +80,9 @@ export class PointResponses {
     let filled = 0;
     let done = 0;
     const flush = async (): Promise<void> => {
-      const p = await model.predict(filled);
+      const p = await model.predict(filled).catch((e: unknown) => {
+        throw this.perturbedFailure(e, slotItem, filled);
+      });
       for (let s = 0; s < filled; s++) this.record(slotItem[s], p, s, model.classes);
       done += filled;
       filled = 0;
@@ -93,6 +96,22 @@ export class PointResponses {
       if (filled === model.batchSize) await flush();
     }
     if (filled > 0) await flush();
+  }
+
+  /**
+   * A NaN or ±Inf for a perturbed copy, said as such: which copy broke the model, which answers
+   * the unperturbed input (that ran first). Other errors pass unchanged.
+   */
+  private perturbedFailure(e: unknown, slotItem: Int32Array, filled: number): unknown {
+    if (!(e instanceof NonFiniteOutputError) || e.sample >= filled) return e;
+    const { set, point, kind } = this.itemAt(slotItem[e.sample]);
+    const sigmas = this.job.sigmas[set];
+    const centre = this.job.points[point].map((c) => Math.round(c * 10) / 10);
+    return new ModelError(
+      `the model gives ${e.value} for a perturbed copy (${kind} at search point ${point + 1} of ${this.pointCount}, grid (${centre.join(', ')}), σ ${kind === 'light' ? sigmas.light : sigmas.shadow}), ` +
+        'though it answers the input itself: it breaks on some blends of the input and the baseline. ' +
+        'Try another baseline, or check the model for operations that fail out of its training range (Log, Sqrt, Div).',
+    );
   }
 
   /** Record row `row` of a batch's probabilities (`classes` per row) as item `item`. */

@@ -450,6 +450,7 @@ export async function loadClassifiers(
   const classifier = started.value;
   const notes = [
     ...(choice === 'auto' ? [started.note] : []),
+    ...(classifier.outputNote ? [classifier.outputNote] : []),
     ...dequantizeNotes(source, classifier.device, loadOptions.dequantize),
   ];
   let inGraph: InGraphOnnxClassifier | undefined;

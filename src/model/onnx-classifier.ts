@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { ModelError, OptionError } from '../errors.js';
+import { ModelError, NonFiniteOutputError, OptionError } from '../errors.js';
 import type { Classifier, ResponseKind } from '../glas3d/classifier.js';
 import {
   ACTIVATIONS,
@@ -90,6 +90,8 @@ export interface ModelRecord {
   readonly inputShape: number[];
   readonly layout?: string;
   readonly axes?: string;
+  /** The output read (a model may have several). */
+  readonly outputName?: string;
   /**
    * How raw outputs became the responses GLAS explains (see Activation); 'auto' only for several
    * columns not made by Softmax: softmaxed unless the rows were probabilities already.
@@ -255,20 +257,36 @@ function sampleShapeFromGrid(
 }
 
 /** Pick the output to read: by name, or the first. */
+const isFloat = (o: TensorIo) => o.type === 'float32' || o.type === 'float64';
+
+/** "'embedding' float32 [N,32], 'logits' float32 [N,2]". */
+const outputList = (io: ModelIo) =>
+  io.outputs.map((o) => `'${o.name}' ${o.type} ${formatShape(o.shape)}`).join(', ');
+
+/**
+ * Pick the output to read: by name, or the first float one (a scikit-learn export puts an int64
+ * label first).
+ */
 function pickOutput(io: ModelIo, modelName: string, name: string | undefined): TensorIo {
-  const names = io.outputs.map((o) => `'${o.name}'`).join(', ');
-  const output = name === undefined ? io.outputs[0] : io.outputs.find((o) => o.name === name);
+  const output =
+    name === undefined ? io.outputs.find(isFloat) : io.outputs.find((o) => o.name === name);
   if (!output)
     throw new ModelError(
       name === undefined
-        ? `model ${modelName} has no outputs`
-        : `model ${modelName} has no output '${name}'; its outputs are ${names}`,
+        ? `model ${modelName} has no float output to read class scores from (its outputs: ${outputList(io) || 'none'})`
+        : `model ${modelName} has no output '${name}'; its outputs are ${outputList(io)}`,
     );
-  if (output.type !== 'float32' && output.type !== 'float64')
+  if (!isFloat(output))
     throw new ModelError(
-      `model ${modelName} output '${output.name}' is ${output.type}; glas3d reads float32 class scores`,
+      `model ${modelName} output '${output.name}' is ${output.type}; glas3d reads float class scores: give --model-output with one of ${outputList(io)}`,
     );
   return output;
+}
+
+/** What a user should hear when a model has several outputs and glas3d chose one. */
+function outputChoiceNote(io: ModelIo, modelName: string, chosen: TensorIo): string | undefined {
+  if (io.outputs.length < 2) return undefined;
+  return `${modelName} has ${io.outputs.length} outputs (${outputList(io)}); explaining '${chosen.name}': --model-output NAME explains another`;
 }
 
 /**
@@ -290,8 +308,10 @@ export class ProbabilityRows {
   of(raw: ArrayLike<number>, n: number, c: number): Float32Array {
     const bad = firstNonFinite(raw, n, c);
     if (bad)
-      throw new ModelError(
+      throw new NonFiniteOutputError(
         `model ${this.modelName} produced ${bad.value} for sample ${bad.sample}`,
+        bad.sample,
+        bad.value,
       );
     const copy = () => Float32Array.from({ length: n * c }, (_, i) => raw[i]);
     if (this.activation === 'identity') return copy();
@@ -318,6 +338,8 @@ export class OnnxClassifier implements Classifier {
   readonly gridAxes: GridAxes | undefined;
   readonly outputName: string;
   readonly outputNames: readonly string[];
+  /** Set when the model has several outputs and none was asked for: which one is read. */
+  readonly outputNote: string | undefined;
   /** Classes in the rows predict returns (2 for a single-column output). */
   readonly classes: number;
   readonly batchSize: number;
@@ -347,6 +369,7 @@ export class OnnxClassifier implements Classifier {
     gridAxes: GridAxes | undefined;
     outputName: string;
     outputNames: string[];
+    outputNote?: string;
     outputColumns: number;
     fixedBatch: number | undefined;
     batchSize: number;
@@ -363,6 +386,7 @@ export class OnnxClassifier implements Classifier {
     this.gridAxes = init.gridAxes;
     this.outputName = init.outputName;
     this.outputNames = init.outputNames;
+    this.outputNote = init.outputNote;
     this.outputColumns = init.outputColumns;
     this.classes = classesOf(init.outputColumns, init.activation);
     this.responses = init.activation === 'identity' ? 'values' : 'probabilities';
@@ -383,6 +407,7 @@ export class OnnxClassifier implements Classifier {
       inputShape: [...this.inputShape],
       layout: this.layout,
       axes: this.axes,
+      outputName: this.outputName,
       activation: this.activation,
       ...(this.dequantized && { dequantized: true as const }),
     };
@@ -672,6 +697,8 @@ async function describe(
     gridAxes,
     outputName: output.name,
     outputNames: io.outputs.map((o) => o.name),
+    outputNote:
+      options.outputName === undefined ? outputChoiceNote(io, modelName, output) : undefined,
     outputColumns,
     fixedBatch,
     batchSize,

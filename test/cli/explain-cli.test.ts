@@ -118,4 +118,33 @@ describe('glas3d explain', () => {
     expect(summary.model.activation).toBe('sigmoid');
     expect(summary.warnings).toHaveLength(1);
   });
+
+  it('a model with two outputs: the first is read and named on stderr; --model-output picks the other', async () => {
+    const W = regionWeights(w, { 37: 1, 42: 1 });
+    const { weights, inputShape } = weightsInLayout(W, w.volume.dims, 'NCDHW', 'xyz');
+    const twoPath = join(dir, 'two-outputs.onnx');
+    await writeFile(
+      twoPath,
+      buildLinearOracle({
+        inputShape,
+        weights,
+        scale: 1,
+        bias: 0,
+        output: 'two-logits',
+        outputName: 'aux',
+        extraOutputs: [{ name: 'scores', kind: 'softmax' }],
+      }),
+    );
+    const args = ['explain', volumePath, '--model', twoPath, '--baseline', 'zero', '--sigma', '10'];
+    const first = await runCli([...args, '--out', join(dir, 'two-a')]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(
+      /glas3d explain: .*two-outputs\.onnx has 2 outputs \('aux' float32 \[N,2\], 'scores' float32 \[N,2\]\); explaining 'aux'/,
+    );
+    const picked = await runCli([...args, '--out', join(dir, 'two-b'), '--model-output', 'scores']);
+    expect(picked.code).toBe(0);
+    expect(picked.stderr).not.toMatch(/has 2 outputs/);
+    const summary = JSON.parse(await readFile(join(dir, 'two-b', 'explanation.json'), 'utf8'));
+    expect(summary.model.activation).toBe('none'); // the Softmax output, read as probabilities
+  });
 });

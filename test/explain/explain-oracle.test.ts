@@ -249,7 +249,7 @@ describe('bad input is a clear error', () => {
     const negative = { ...w.volume, data: w.volume.data.map((v) => -v - 1) };
     const e = await failure(explain(negative, { model, atlas: w.atlas, baseline: 'zero' }));
     expect(e).toBeInstanceOf(ModelError);
-    expect(e.message).toMatch(/NaN/);
+    expect(e.message).toMatch(/produced NaN for sample 0, on the input itself/);
   });
 });
 

@@ -67,12 +67,19 @@ describe('errors', () => {
     );
   });
 
-  it('a model that returns NaN, on the first pass or a perturbed one', async () => {
-    for (const call of [0, 1]) {
-      const run = runGlas(nanFrom(call), input, options);
-      await expect(run).rejects.toThrow(ModelError);
-      await expect(run).rejects.toThrow(/Model returned NaN for class 2 of sample/);
-    }
+  it('a model that returns NaN, on the first pass or a perturbed one: the message says which', async () => {
+    const first = runGlas(nanFrom(0), input, options);
+    await expect(first).rejects.toThrow(ModelError);
+    await expect(first).rejects.toThrow(
+      /Model returned NaN for class 2 of sample 0 .*, on the input itself \(no perturbation yet\)/,
+    );
+    // The stub spoils the last row of the second call: all 4 copies (2 points × light, shadow)
+    // fit one batch, so it is the shadow at the second point, (3, 4).
+    const perturbed = runGlas(nanFrom(1), input, options);
+    await expect(perturbed).rejects.toThrow(ModelError);
+    await expect(perturbed).rejects.toThrow(
+      /gives NaN for a perturbed copy \(shadow at search point 2 of 2, grid \(3, 4\), σ 2\), though it answers the input itself/,
+    );
   });
 
   it('a model that returns too few values or no probabilities', async () => {

@@ -136,3 +136,44 @@ describe('the hint of a flat explanation', () => {
     expect(flatHint('identity', 70)).toMatch(/does not respond/);
   });
 });
+
+describe('which output holds the class scores', () => {
+  /** A scikit-learn-like export: an int64 label first, then the probabilities. */
+  function labelThenProbabilities(): Uint8Array {
+    const g = new GraphBuilder('label_then_probabilities');
+    g.input('input', ['N', ...SHAPE]);
+    const flat = g.node('Flatten', ['input'], { axis: 1 });
+    const z = g.node('Sub', [
+      g.node('Mul', [
+        g.node('MatMul', [flat, g.floats('W', [K, 1], weights)]),
+        g.floats('a', [], [2]),
+      ]),
+      g.floats('b', [], [0.3]),
+    ]);
+    const logits = g.node('Mul', [z, g.floats('pick1', [1, 2], [0, 1])]);
+    g.node('ArgMax', [logits], { axis: 1 }, ['label']);
+    g.node('Softmax', [logits], { axis: 1 }, ['probabilities']);
+    g.output('label', ['N', 1], 'int64');
+    g.output('probabilities', ['N', 2]);
+    return g.toBytes();
+  }
+
+  it('skips an int64 label to the first float output, and says which it read', async () => {
+    const { c, rows } = await predictBoth(labelThenProbabilities());
+    expect(c.outputName).toBe('probabilities');
+    expect(c.activation).toBe('none');
+    expect(c.outputNote).toMatch(
+      /has 2 outputs \('label' int64 \[N,1\], 'probabilities' float32 \[N,2\]\); explaining 'probabilities': --model-output NAME/,
+    );
+    samples.forEach((x, r) => expect(rows[2 * r + 1]).toBeCloseTo(sigmoid(zOf(x)), 6));
+  });
+
+  it('an output asked for by name that holds no class scores names the others', async () => {
+    await expect(
+      loadOnnxClassifier(labelThenProbabilities(), { outputName: 'label' }),
+    ).rejects.toThrow(/output 'label' is int64; .*give --model-output with one of 'label' int64/);
+    const one = await loadOnnxClassifier(oracle('one-logit'));
+    expect(one.outputNote).toBeUndefined();
+    await one.dispose();
+  });
+});

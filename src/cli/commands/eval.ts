@@ -25,6 +25,7 @@ import type { CliIo } from '../io.js';
 import {
   batchOption,
   dequantizeOption,
+  modelOutputOption,
   deviceOption,
   modeOption,
   noteWriter,
@@ -128,6 +129,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(batchOption())
     .addOption(deviceOption(DEVICES))
     .addOption(dequantizeOption())
+    .addOption(modelOutputOption())
     .option('--json', 'print the result (every trial) as JSON')
     .option('--quiet', 'no progress')
     .action(async (flags: PointingFlags) => {
@@ -143,6 +145,7 @@ export function register(program: Command, io: CliIo): void {
         device: flags.device,
         perturbation: 'host',
         dequantize: flags.dequantize,
+        outputName: flags.modelOutput,
       });
       if (!flags.quiet) models.notes.forEach(noteWriter(io, 'eval pointing'));
       const progress = flags.quiet || flags.json ? undefined : progressReporter(io, 'pointing');

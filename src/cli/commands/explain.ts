@@ -14,6 +14,7 @@ import type { CliIo } from '../io.js';
 import { checkOutDir } from '../out-dir.js';
 import {
   activationOption,
+  modelOutputOption,
   batchOption,
   dequantizeOption,
   deviceOption,
@@ -62,6 +63,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(deviceOption(DEVICES))
     .addOption(dequantizeOption())
     .addOption(activationOption())
+    .addOption(modelOutputOption())
     .option(
       '--recursive [passes]',
       'recursive GLAS at the first σ (default 5 passes)',
@@ -85,6 +87,7 @@ export function register(program: Command, io: CliIo): void {
           device: flags.device,
           dequantize: flags.dequantize,
           activation: flags.activation,
+          outputName: flags.modelOutput,
         },
         atlas,
         sigmaMm: flags.sigma,

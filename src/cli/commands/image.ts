@@ -35,6 +35,7 @@ import type { CliIo } from '../io.js';
 import { checkOutDir } from '../out-dir.js';
 import {
   activationOption,
+  modelOutputOption,
   batchOption,
   dequantizeOption,
   deviceOption,
@@ -160,6 +161,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(perturbationOption())
     .addOption(dequantizeOption())
     .addOption(activationOption())
+    .addOption(modelOutputOption())
     .option('--json', 'print a JSON summary on stdout')
     .option('--quiet', 'no progress or summary lines')
     .action(async (input: string, flags: ImageFlags) => {
@@ -190,6 +192,7 @@ export function register(program: Command, io: CliIo): void {
         perturbation: flags.perturbation,
         dequantize: flags.dequantize,
         activation: flags.activation,
+        outputName: flags.modelOutput,
         check: (c) => {
           if (labels) checkLabels(labels, c.classes, flags.labels!);
           if (flags.class !== undefined) c.checkClass(flags.class);
