@@ -106,7 +106,7 @@ export const activationOption = () =>
 export const modelOutputOption = () =>
   new Option(
     '--model-output <name>',
-    "the model output holding the class scores (default: the first float one; a model with several outputs says which it read)",
+    'the model output holding the class scores (default: the first float one; a model with several outputs says which it read)',
   );
 
 /**

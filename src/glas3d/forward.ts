@@ -111,7 +111,11 @@ export function checkProbabilities(
           ? 'check that the input holds no NaN.'
           : `check that the model outputs probabilities (softmax), or read its outputs as values (activation 'identity', e.g. a regression), and that the input holds no NaN.`);
       if (Number.isFinite(v)) throw new ModelError(message);
-      throw new NonFiniteOutputError(message, row, Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf');
+      throw new NonFiniteOutputError(
+        message,
+        row,
+        Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf',
+      );
     }
   }
 }
