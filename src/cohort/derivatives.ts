@@ -44,7 +44,10 @@ export const cohortMapPath = (out: string, sigmaMm: number, group: Group = 'coho
 export interface SubjectSidecar {
   subject: string;
   group: Group;
+  /** The subject's scan (resolved path) and the sha256 of its bytes: a rerun reuses the
+   * subject only when both still match (the same file, unchanged). */
   source: string;
+  sourceSha256?: string;
   /** Fingerprint of everything that determines the result; a mismatch means redo. */
   fingerprint: string;
   targetClass: number;

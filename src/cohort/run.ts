@@ -5,8 +5,8 @@
  * is recorded in errors.tsv while the rest go on, and a rerun skips what is done.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { readFile, readdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { atlasOnGrid, loadAtlas } from '../atlas/index.js';
 import { Glas3dError, OptionError } from '../errors.js';
@@ -43,8 +43,15 @@ import {
   type Group,
   type SubjectSidecar,
 } from './derivatives.js';
-import { discoverSubjects, shardOf, type Subject } from './subjects.js';
 import {
+  discoverSubjects,
+  isInside,
+  shardOf,
+  type DiscoverOptions,
+  type Subject,
+} from './subjects.js';
+import {
+  SubjectError,
   modelGrid,
   prepareSubject,
   templateReference,
@@ -131,6 +138,11 @@ export interface RunSummary {
    * normalized to its maximum, count in the cohort ranking like any other.
    */
   flat: Array<{ group: Group; id: string }>;
+  /**
+   * Every cohort subject counted in regions.csv is flat: the ranking is then atlas order (ties
+   * broken by index), not evidence. False when no cohort subject is counted.
+   */
+  allFlat: boolean;
   /** Present (true) only when the float twin of the quantized model ran. */
   dequantized?: true;
 }
@@ -249,8 +261,31 @@ async function runWith(
   classifier.checkClass(targetClass);
 
   const shard = options.shard ?? { index: 1, count: 1 };
-  const cohort = shardOf(await discoverSubjects(options.cohort, options), shard);
-  const control = options.control ? shardOf(await discoverSubjects(options.control), shard) : [];
+  // glas3d's own outputs are never subjects: the --out folder is left out of discovery.
+  for (const [flag, dir] of [
+    ['--cohort', options.cohort],
+    ['--control', options.control],
+  ] as const) {
+    if (dir !== undefined && isInside(dir, out)) {
+      throw new OptionError(
+        `${flag} ${dir} is the --out folder or inside it: give --out a folder of its own, where glas3d's outputs cannot be taken for subjects.`,
+      );
+    }
+  }
+  const discover = (dir: string, flag: string, bids: DiscoverOptions = {}) =>
+    discoverSubjects(dir, {
+      groupColumn: bids.groupColumn,
+      group: bids.group,
+      exclude: out,
+      onExcluded: (count) =>
+        emit({
+          kind: 'note',
+          text: `${count} file(s) under --out ${out} (glas3d's own outputs) left out of ${flag} ${dir}.`,
+        }),
+    });
+  const cohort = shardOf(await discover(options.cohort, '--cohort', options), shard);
+  const allControl = options.control ? await discover(options.control, '--control') : [];
+  const control = shardOf(allControl, shard);
   const baselineName = options.baseline ?? 'template';
   if (baselineName === 'control' && !options.control) {
     throw new OptionError(
@@ -258,6 +293,13 @@ async function runWith(
     );
   }
   const normalize = options.normalize ?? 'none';
+  // Each scan's sha256, computed once: a subject is reused only if its scan is unchanged.
+  const hashes = new Map<string, Promise<string>>();
+  const hashOf = (path: string) => {
+    let hash = hashes.get(path);
+    if (!hash) hashes.set(path, (hash = sha256File(path)));
+    return hash;
+  };
   const settings: RunSettings = {
     glas3dVersion: GLAS3D_VERSION,
     model: {
@@ -274,7 +316,7 @@ async function runWith(
     sigmaMm: options.sigmaMm ?? [DEFAULT_SIGMA_MM],
     mode: options.mode ?? 'fusion',
     baseline: baselineName,
-    baselineSource: await baselineSource(baselineName, options),
+    baselineSource: await baselineSource(baselineName, allControl, hashOf),
     targetClass,
     normalize,
     checkSpace: options.checkSpace !== false,
@@ -287,7 +329,7 @@ async function runWith(
   const fingerprint = fingerprintOf(settings);
 
   await removeStaleTemporaries(out);
-  await writeDatasetDescription(out, settings);
+  const previousSettings = await readPreviousSettings(out);
 
   const work: Array<{ group: Group; subject: Subject }> = [
     ...cohort.map((subject) => ({ group: 'cohort' as const, subject })),
@@ -310,7 +352,7 @@ async function runWith(
     sharedBaseline ??=
       baselineName === 'control'
         ? await controlMean(
-            await discoverSubjects(options.control!),
+            allControl.filter((s) => !s.error),
             grid,
             reference,
             settings.checkSpace,
@@ -328,8 +370,12 @@ async function runWith(
   // Subjects finished earlier with the same settings are kept; the others are explained in turn.
   const todo: Array<{ group: Group; subject: Subject; position: number }> = [];
   for (const [position, { group, subject }] of work.entries()) {
-    const previous = await readSidecar(out, subject.id, group);
-    if (previous && previous.fingerprint === fingerprint) {
+    const previous = subject.error ? undefined : await readSidecar(out, subject.id, group);
+    if (
+      previous &&
+      previous.fingerprint === fingerprint &&
+      (await sameSource(previous, subject.path, hashOf))
+    ) {
       skipped++;
       finished[group].push(subject.id);
       if (Array.isArray(previous.warnings) && previous.warnings.length > 0)
@@ -337,22 +383,33 @@ async function runWith(
       emit({ kind: 'skipped', group, id: subject.id });
     } else todo.push({ group, subject, position });
   }
+  // The cohort outputs (regions.csv, cohort maps, errors.tsv) describe one complete run. Before
+  // anything changes — other settings, or a subject to explain — they are removed, and written
+  // again at the end: a run cut short never leaves a folder whose parts disagree.
+  if (todo.length > 0 || previousSettings !== JSON.stringify(settings))
+    await removeCohortOutputs(out);
+  await writeDatasetDescription(out, settings);
   // Each subject's file is read (and inflated, on libuv's thread pool) while the one before is
   // explained: onnxruntime's runs hold the JS thread, not the pool. A failed read is that
   // subject's failure, raised when its turn comes.
   const readAhead = (k: number) => {
-    const read = k < todo.length ? readVolume(todo[k].subject.path) : undefined;
+    const path = k < todo.length && !todo[k].subject.error ? todo[k].subject.path : undefined;
+    // Read first: its error (truncated, a missing symlink target) is the one worth reporting.
+    const read = path
+      ? readVolume(path).then(async (v) => [v, await hashOf(path)] as const)
+      : undefined;
     read?.catch(() => undefined);
     return read;
   };
   let nextRead = readAhead(0);
   for (const [k, { group, subject, position }] of todo.entries()) {
-    const read = nextRead!;
+    const read = nextRead;
     nextRead = readAhead(k + 1);
     emit({ kind: 'subject', group, id: subject.id, position: position + 1, total: work.length });
     const started = performance.now();
     try {
-      const volume = await read;
+      if (subject.error || !read) throw new SubjectError(subject.error ?? subject.path);
+      const [volume, sourceSha256] = await read;
       const prepared = prepareSubject(volume, subject.path, grid, reference, {
         checkSpace: settings.checkSpace,
       });
@@ -375,6 +432,7 @@ async function runWith(
         subject: `sub-${subject.id}`,
         group,
         source: resolve(subject.path),
+        sourceSha256,
         fingerprint,
         targetClass,
         probability: explanation.probability,
@@ -432,6 +490,9 @@ async function runWith(
     files,
     secondsPerSubject: explained > 0 ? explainSeconds / explained : 0,
     flat,
+    allFlat:
+      finished.cohort.length > 0 &&
+      finished.cohort.every((id) => flat.some((f) => f.group === 'cohort' && f.id === id)),
     ...(settings.model.dequantized && { dequantized: true as const }),
   };
 }
@@ -448,12 +509,19 @@ function defaultClass(classifier: OnnxClassifier): number {
   );
 }
 
-async function baselineSource(name: string, options: RunOptions): Promise<string | undefined> {
+async function baselineSource(
+  name: string,
+  control: readonly Subject[],
+  hashOf: (path: string) => Promise<string>,
+): Promise<string | undefined> {
   if (name === 'control') {
-    // The control group's files and sizes: a changed group means a different baseline.
-    const subjects = await discoverSubjects(options.control!);
-    const listing = subjects.map((s) => `${s.path}:${statSync(s.path).size}`).join('\n');
-    return `control:${createHash('sha256').update(listing).digest('hex').slice(0, 16)}`;
+    // The control group's files and contents: a changed group means a different baseline.
+    const lines: string[] = [];
+    for (const s of control) {
+      const hash = s.error ? 'none' : await hashOf(s.path).catch(() => 'unreadable');
+      lines.push(`${s.path}:${hash}`);
+    }
+    return `control:${createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 16)}`;
   }
   if ((BASELINE_KINDS as readonly string[]).includes(name)) return undefined;
   if (!existsSync(name)) {
@@ -520,6 +588,37 @@ async function writeDatasetDescription(out: string, settings: RunSettings): Prom
     ) + '\n',
   );
   await writeFileAtomic(join(out, 'run.json'), JSON.stringify(settings, null, 2) + '\n');
+}
+
+/** Whether a finished subject's sidecar names this very file, with the same bytes. */
+async function sameSource(
+  sidecar: SubjectSidecar,
+  path: string,
+  hashOf: (path: string) => Promise<string>,
+): Promise<boolean> {
+  if (sidecar.source !== resolve(path) || typeof sidecar.sourceSha256 !== 'string') return false;
+  // An unreadable file (a missing symlink target) is not done: its turn reports why.
+  return (await hashOf(path).catch(() => undefined)) === sidecar.sourceSha256;
+}
+
+/** The previous run.json of this folder as text (settings compare by it), if any. */
+async function readPreviousSettings(out: string): Promise<string | undefined> {
+  try {
+    return JSON.stringify(JSON.parse(await readFile(join(out, 'run.json'), 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+/** What writeCohortOutputs and writeErrors write at the top of the folder. */
+const COHORT_OUTPUT =
+  /^(regions\.csv|errors\.tsv|(control_)?cohort_desc-glas_sigma-.+_saliency\.nii\.gz)$/;
+
+async function removeCohortOutputs(out: string): Promise<void> {
+  if (!existsSync(out)) return;
+  for (const name of await readdir(out)) {
+    if (COHORT_OUTPUT.test(name)) await unlink(join(out, name));
+  }
 }
 
 async function writeErrors(out: string, failed: SubjectFailure[]): Promise<void> {

@@ -1,16 +1,22 @@
 /**
  * Which subjects a cohort holds: every `.nii`/`.nii.gz` under a folder (sorted, recursive), or
- * a BIDS dataset (participants.tsv and each sub-X/anat/X_T1w.nii[.gz]) filtered by a group column.
+ * a BIDS dataset (participants.tsv and each participant's one T1w, in sub-X/anat/ or
+ * sub-X/ses-Y/anat/) filtered by a group column.
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, join, relative } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import { OptionError } from '../errors.js';
 
 export interface Subject {
   /** BIDS label without the `sub-` prefix: letters and digits only. */
   id: string;
   path: string;
+  /**
+   * Why this subject cannot be explained, known from discovery alone (a BIDS participant with
+   * no T1w, or several): the run lists it in errors.tsv without reading anything.
+   */
+  error?: string;
 }
 
 export interface DiscoverOptions {
@@ -18,6 +24,10 @@ export interface DiscoverOptions {
   groupColumn?: string;
   /** BIDS: keep only participants whose group column equals this (e.g. "AD"). */
   group?: string;
+  /** A folder whose files are never subjects (the run's --out: glas3d's own maps). */
+  exclude?: string;
+  /** Told how many files under `exclude` were left out, when any were. */
+  onExcluded?: (count: number) => void;
 }
 
 const isNifti = (name: string) => /\.nii(\.gz)?$/i.test(name);
@@ -38,12 +48,11 @@ export async function discoverSubjects(
       `${dir}: --group/--group-column need a BIDS dataset (participants.tsv and dataset_description.json), which this folder is not.`,
     );
   }
-  const files = (await listFiles(dir)).filter(isNifti).sort();
+  const all = (await listFiles(dir)).filter(isNifti).sort();
+  const files = options.exclude ? all.filter((f) => !isInside(f, options.exclude!)) : all;
+  if (files.length < all.length) options.onExcluded?.(all.length - files.length);
   if (files.length === 0) throw new OptionError(`${dir}: no .nii or .nii.gz files found.`);
-  return withUniqueIds(
-    files.map((path) => ({ id: idFromFileName(basename(path)), path })),
-    dir,
-  );
+  return withUniqueIds(files.map((path) => ({ id: idFromFileName(basename(path)), path })));
 }
 
 async function listFiles(dir: string): Promise<string[]> {
@@ -63,17 +72,29 @@ export function idFromFileName(name: string): string {
   return id || 'x';
 }
 
-/** Two files that clean to the same id get -2, -3… in path order, so ids stay unique. */
-function withUniqueIds(subjects: Subject[], dir: string): Subject[] {
-  const seen = new Map<string, number>();
+/** Whether `path` is `folder` or lies under it (both resolved). */
+export function isInside(path: string, folder: string): boolean {
+  const p = resolve(path);
+  const f = resolve(folder);
+  return p === f || p.startsWith(f.endsWith(sep) ? f : f + sep);
+}
+
+/**
+ * Files that clean to an id already given get 2, 3… in path order — skipping any suffixed id
+ * that is another file's own id or was given already, so no two files ever share an id.
+ */
+function withUniqueIds(subjects: Subject[]): Subject[] {
+  const base = new Set(subjects.map((s) => s.id));
+  const given = new Set<string>();
   return subjects.map((s) => {
-    const n = (seen.get(s.id) ?? 0) + 1;
-    seen.set(s.id, n);
-    if (n === 1) return s;
-    const id = `${s.id}${n}`;
-    if (seen.has(id))
-      throw new OptionError(`${dir}: cannot give ${relative(dir, s.path)} a unique subject id.`);
-    return { ...s, id };
+    let id = s.id;
+    if (given.has(id)) {
+      let n = 2;
+      while (base.has(`${s.id}${n}`) || given.has(`${s.id}${n}`)) n++;
+      id = `${s.id}${n}`;
+    }
+    given.add(id);
+    return id === s.id ? s : { ...s, id };
   });
 }
 
@@ -94,28 +115,49 @@ async function discoverBids(dir: string, options: DiscoverOptions): Promise<Subj
     }
   }
   const subjects: Subject[] = [];
-  const missing: string[] = [];
   for (const line of lines.slice(1)) {
     const cells = line.split('\t').map((c) => c.trim());
     if (groupCol >= 0 && cells[groupCol] !== options.group) continue;
     const participant = cells[idCol];
-    const anat = join(dir, participant, 'anat');
-    const t1 = existsSync(anat)
-      ? (await readdir(anat)).filter((f) => /_T1w\.nii(\.gz)?$/.test(f)).sort()
-      : [];
-    if (t1.length === 0) {
-      missing.push(participant);
-      continue;
-    }
-    // The first T1w (sessions/runs sorted) stands for the participant.
-    subjects.push({ id: participant.replace(/^sub-/, ''), path: join(anat, t1[0]) });
+    const folder = join(dir, participant);
+    const id = participant.replace(/^sub-/, '');
+    const t1 = await participantT1w(folder);
+    const listed = t1.map((f) => relative(dir, f)).join(', ');
+    subjects.push(
+      t1.length === 1
+        ? { id, path: t1[0] }
+        : {
+            id,
+            path: folder,
+            error:
+              t1.length === 0
+                ? `${participant} is in participants.tsv but has no T1w (looked for ${participant}/anat/*_T1w.nii[.gz] and ${participant}/ses-*/anat/*_T1w.nii[.gz]).`
+                : `${participant} has ${t1.length} T1w scans (${listed}); glas3d explains one scan per participant: keep one, or give the scans as a plain folder of files.`,
+          },
+    );
   }
-  if (subjects.length === 0) {
+  if (!subjects.some((s) => !s.error)) {
     throw new OptionError(
-      `${dir}: no participants with a sub-<id>/anat/<name>_T1w.nii[.gz]${options.group !== undefined ? ` in group '${options.group}'` : ''}.`,
+      `${dir}: no participants with one sub-<id>/anat/<name>_T1w.nii[.gz] or sub-<id>/ses-<label>/anat/<name>_T1w.nii[.gz]${options.group !== undefined ? ` in group '${options.group}'` : ''}.`,
     );
   }
   return subjects.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** A participant's T1w files, in `anat/` and in every `ses-*\/anat/`, sorted. */
+async function participantT1w(folder: string): Promise<string[]> {
+  if (!existsSync(folder)) return [];
+  const anats = [join(folder, 'anat')];
+  // Session folders may be symbolic links (datalad): existsSync below follows them.
+  for (const name of (await readdir(folder)).sort()) {
+    if (name.startsWith('ses-')) anats.push(join(folder, name, 'anat'));
+  }
+  const found: string[] = [];
+  for (const anat of anats) {
+    if (!existsSync(anat)) continue;
+    for (const f of await readdir(anat)) if (/_T1w\.nii(\.gz)?$/.test(f)) found.push(join(anat, f));
+  }
+  return found.sort();
 }
 
 /** The subjects of shard i of n (1-based): every n-th subject in sorted order, starting at i. */

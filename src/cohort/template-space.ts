@@ -77,15 +77,28 @@ export interface PreparedSubject {
  * not already on the grid.
  */
 export function prepareSubject(
-  subject: Volume,
+  subject: Volume & { source?: { volumes: number } },
   name: string,
   grid: Grid,
   reference: TemplateReference | undefined,
   options: { checkSpace?: boolean } = {},
 ): PreparedSubject {
+  // readVolume gives a 4-D file's first volume; a subject is one scan, so say so instead.
+  const volumes = subject.source?.volumes ?? 1;
+  if (volumes > 1) {
+    throw new SubjectError(
+      `${name}: a 4-D file with ${volumes} volumes; glas3d explains one 3-D scan per subject. Extract the volume to explain (e.g. fslroi in.nii.gz out.nii.gz 0 1) and give that file.`,
+    );
+  }
   if (subject.dims.filter((d) => d > 1).length < 3) {
     throw new SubjectError(
       `${name}: a ${subject.dims.join('×')} image is not a 3-D volume (a single slice?); glas3d needs whole-brain 3-D scans.`,
+    );
+  }
+  const first = subject.data[0];
+  if (subject.data.every((v) => v === first)) {
+    throw new SubjectError(
+      `${name}: every voxel is ${first}: an empty (constant) image has nothing to explain; check the file (a failed conversion or registration?).`,
     );
   }
   if (sameGrid(subject, grid)) {

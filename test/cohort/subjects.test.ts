@@ -39,6 +39,33 @@ describe('cohort discovery', () => {
     expect(subjects.map((s) => s.id)).toEqual(['ad001', 'Subject02', 'c', 'c2']);
   });
 
+  it("a clash is never suffixed into another file's id", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'glas3d-clash-'));
+    for (const f of ['sub-01-run1.nii.gz', 'sub-01.nii.gz', 'sub-012.nii.gz'])
+      await touch(join(dir, f));
+    const subjects = await discoverSubjects(dir);
+    const byFile = Object.fromEntries(subjects.map((s) => [s.path.slice(dir.length + 1), s.id]));
+    expect(byFile['sub-012.nii.gz']).toBe('012');
+    expect(byFile['sub-01-run1.nii.gz']).toBe('01');
+    expect(new Set(subjects.map((s) => s.id)).size).toBe(3);
+  });
+
+  it("leaves out the files under an excluded folder (the run's --out) and counts them", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'glas3d-exclude-'));
+    for (const f of ['sub-01.nii.gz', 'results/sub-01/sub-01_map.nii.gz', 'results2/x.nii'])
+      await touch(join(dir, f));
+    const left: number[] = [];
+    const subjects = await discoverSubjects(dir, {
+      exclude: join(dir, 'results'),
+      onExcluded: (n) => left.push(n),
+    });
+    expect(subjects.map((s) => s.path.slice(dir.length + 1))).toEqual([
+      'results2/x.nii',
+      'sub-01.nii.gz',
+    ]);
+    expect(left).toEqual([1]);
+  });
+
   it('symbolic links count (datalad, git-annex); one whose target is missing says so when read', async () => {
     const store = await mkdtemp(join(tmpdir(), 'glas3d-annex-'));
     const dir = await mkdtemp(join(tmpdir(), 'glas3d-links-'));
@@ -62,22 +89,31 @@ describe('cohort discovery', () => {
     );
   });
 
-  it('a BIDS dataset: participants.tsv, the group filter, one T1w per participant', async () => {
+  it('a BIDS dataset: participants.tsv, the group filter, one T1w per participant (anat/ or ses-*/anat/)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'glas3d-bids-'));
     await writeFile(join(dir, 'dataset_description.json'), '{"Name":"x","BIDSVersion":"1.9.0"}');
     await writeFile(
       join(dir, 'participants.tsv'),
-      'participant_id\tdiagnosis\tage\nsub-01\tAD\t71\nsub-02\tCN\t68\nsub-03\tAD\t75\nsub-04\tAD\t80\n',
+      'participant_id\tdiagnosis\tage\nsub-01\tAD\t71\nsub-02\tCN\t68\nsub-03\tAD\t75\nsub-04\tAD\t80\nsub-05\tAD\t60\n',
     );
     await touch(join(dir, 'sub-01/anat/sub-01_T1w.nii.gz'));
     await touch(join(dir, 'sub-02/anat/sub-02_T1w.nii.gz'));
-    await touch(join(dir, 'sub-03/anat/sub-03_run-2_T1w.nii.gz'));
-    await touch(join(dir, 'sub-03/anat/sub-03_run-1_T1w.nii.gz'));
+    await touch(join(dir, 'sub-03/ses-2/anat/sub-03_ses-2_T1w.nii.gz'));
+    await touch(join(dir, 'sub-03/ses-1/anat/sub-03_ses-1_T1w.nii.gz'));
     await touch(join(dir, 'sub-04/anat/sub-04_FLAIR.nii.gz'));
+    await touch(join(dir, 'sub-05/ses-bl/anat/sub-05_ses-bl_T1w.nii'));
     const ad = await discoverSubjects(dir, { groupColumn: 'diagnosis', group: 'AD' });
-    expect(ad.map((s) => s.id)).toEqual(['01', '03']); // sub-04 has no T1w
-    expect(ad[1].path).toMatch(/sub-03_run-1_T1w/);
-    expect((await discoverSubjects(dir)).map((s) => s.id)).toEqual(['01', '02', '03']);
+    expect(ad.map((s) => [s.id, s.path.slice(dir.length + 1), s.error === undefined])).toEqual([
+      ['01', 'sub-01/anat/sub-01_T1w.nii.gz', true],
+      ['03', 'sub-03', false],
+      ['04', 'sub-04', false],
+      ['05', 'sub-05/ses-bl/anat/sub-05_ses-bl_T1w.nii', true],
+    ]);
+    expect(ad[1].error).toMatch(
+      /sub-03 has 2 T1w scans \(sub-03\/ses-1\/anat\/sub-03_ses-1_T1w\.nii\.gz, sub-03\/ses-2\/anat\/sub-03_ses-2_T1w\.nii\.gz\); glas3d explains one scan per participant/,
+    );
+    expect(ad[2].error).toMatch(/sub-04 is in participants\.tsv but has no T1w/);
+    expect((await discoverSubjects(dir)).map((s) => s.id)).toEqual(['01', '02', '03', '04', '05']);
     await expect(discoverSubjects(dir, { group: 'AD' })).rejects.toThrow(/no column 'group'/);
   });
 

@@ -1,0 +1,214 @@
+/**
+ * Reruns and odd inputs of `glas3d run` that once gave silently wrong results with exit 0: a
+ * changed scan under an old id, --out inside --cohort, 4-D and constant files, BIDS sessions,
+ * and a rerun with other settings cut short.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/run-cli.js';
+import { runCohort, type RunEvent } from '../../src/cohort/run.js';
+import { writeVolume, type Volume } from '../../src/volume/index.js';
+import { oracleWorld, parseCsv } from '../explain/oracle-fixtures.js';
+import { makeCohort, TARGETS, type CohortFixture } from './cohort-fixtures.js';
+
+let fx: CohortFixture;
+let dirCount = 0;
+
+beforeAll(async () => {
+  // sub-01 and sub-03 on the model grid, sub-02 shifted (resampled).
+  fx = await makeCohort(await mkdtemp(join(tmpdir(), 'glas3d-rerun-')), 3, 0);
+}, 120_000);
+
+/** A fresh folder holding copies of the fixture's scans under the given names. */
+async function cohortOf(files: Record<string, string>): Promise<string> {
+  const dir = join(fx.dir, `cohort-${++dirCount}`);
+  for (const [name, from] of Object.entries(files)) {
+    await mkdir(join(dir, name, '..'), { recursive: true });
+    await copyFile(join(fx.cohort, from), join(dir, name));
+  }
+  return dir;
+}
+
+const run = (cohort: string, out: string, more: Partial<Parameters<typeof runCohort>[0]> = {}) =>
+  runCohort({ cohort, out, model: fx.model, baseline: 'zero', ...more });
+
+/** `glas3d run` on a folder (zero baseline, quiet). */
+const cli = (cohort: string, out: string) =>
+  runCli([
+    'run',
+    '--cohort',
+    cohort,
+    '--out',
+    out,
+    '--model',
+    fx.model,
+    '--baseline',
+    'zero',
+    '--quiet',
+  ]);
+
+const sha256 = async (path: string) =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
+
+const sidecar = async (out: string, id: string, group = '') =>
+  JSON.parse(await readFile(join(out, group, `sub-${id}`, `sub-${id}_desc-glas.json`), 'utf8'));
+
+const errorRows = async (out: string) =>
+  (await readFile(join(out, 'errors.tsv'), 'utf8'))
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split('\t'));
+
+describe('a rerun reuses a subject only for the same, unchanged scan', () => {
+  it('a scan replaced under the same name is explained again; an old sidecar without a hash too', async () => {
+    const cohort = await cohortOf({
+      'sub-a.nii.gz': 'sub-01.nii.gz',
+      'sub-b.nii.gz': 'sub-03.nii.gz',
+    });
+    const control = await cohortOf({ 'sub-c.nii.gz': 'sub-01.nii.gz' });
+    const out = join(fx.dir, 'reuse-out');
+    await run(cohort, out, { control });
+    const first = await sidecar(out, 'a');
+    expect(first.sourceSha256).toBe(await sha256(join(cohort, 'sub-a.nii.gz')));
+
+    // sub-a now holds another scan (sub-02's); sub-b's old sidecar predates hashes.
+    await copyFile(join(fx.cohort, 'sub-02.nii.gz'), join(cohort, 'sub-a.nii.gz'));
+    const b = await sidecar(out, 'b');
+    delete b.sourceSha256;
+    await writeFile(join(out, 'sub-b', 'sub-b_desc-glas.json'), JSON.stringify(b));
+    // The control scan is re-registered in place: same name, other bytes.
+    await copyFile(join(fx.cohort, 'sub-03.nii.gz'), join(control, 'sub-c.nii.gz'));
+
+    const again = await run(cohort, out, { control });
+    expect(again.skipped).toBe(0);
+    expect(again.explained).toBe(3);
+    const redone = await sidecar(out, 'a');
+    expect(redone.sourceSha256).toBe(await sha256(join(fx.cohort, 'sub-02.nii.gz')));
+    expect(redone.resampled).toBe(true); // sub-02 is the shifted scan; sub-01 was on the grid
+    expect(first.resampled).toBe(false);
+    expect((await sidecar(out, 'c', 'control')).sourceSha256).toBe(
+      await sha256(join(fx.cohort, 'sub-03.nii.gz')),
+    );
+
+    // Nothing changed now: all three are kept.
+    const third = await run(cohort, out, { control });
+    expect([third.skipped, third.explained]).toEqual([3, 0]);
+  });
+});
+
+describe('--out inside --cohort', () => {
+  it("a rerun leaves glas3d's own maps out of the cohort and says so", async () => {
+    const cohort = await cohortOf({
+      'sub-a.nii.gz': 'sub-01.nii.gz',
+      'sub-b.nii.gz': 'sub-03.nii.gz',
+    });
+    const out = join(cohort, 'results');
+    await run(cohort, out);
+    const events: RunEvent[] = [];
+    const again = await run(cohort, out, { onEvent: (e) => events.push(e) });
+    expect([again.skipped, again.explained, again.failed.length]).toEqual([2, 0, 0]);
+    expect(again.regions[0].n).toBe(2);
+    const notes = events.filter((e) => e.kind === 'note').map((e) => (e as { text: string }).text);
+    expect(notes.filter((t) => /left out of --cohort/.test(t))).toHaveLength(1);
+    await expect(run(cohort, cohort)).rejects.toThrow(/--cohort .* is the --out folder/);
+  });
+});
+
+/** A NIfTI-1 file (.nii) holding `volumes` copies of `v` as a 4-D image (dim[0] = 4). */
+async function write4d(path: string, v: Volume, volumes: number): Promise<void> {
+  const three = join(fx.dir, `3d-${++dirCount}.nii`);
+  await writeVolume(three, v);
+  const bytes = await readFile(three);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const voxOffset = view.getFloat32(108, true);
+  view.setInt16(40, 4, true); // dim[0]
+  view.setInt16(48, volumes, true); // dim[4]
+  const body = bytes.subarray(voxOffset);
+  await writeFile(
+    path,
+    Buffer.concat([bytes.subarray(0, voxOffset), ...Array.from({ length: volumes }, () => body)]),
+  );
+}
+
+describe('files that are not one usable scan', () => {
+  it('a 4-D file of several volumes and constant images fail as subjects; one volume in 4-D is fine', async () => {
+    const w = await oracleWorld();
+    const dir = join(fx.dir, 'odd-files');
+    await mkdir(dir, { recursive: true });
+    await write4d(join(dir, 'sub-fourd.nii'), w.volume, 2);
+    await write4d(join(dir, 'sub-single.nii'), w.volume, 1);
+    const fill = (x: number) => ({
+      ...w.volume,
+      data: new Float32Array(w.volume.data.length).fill(x),
+    });
+    await writeVolume(join(dir, 'sub-zero.nii.gz'), fill(0));
+    await writeVolume(join(dir, 'sub-flat.nii.gz'), fill(250));
+    const out = join(fx.dir, 'odd-out');
+    const r = await cli(dir, out);
+    expect(r.code).toBe(1);
+    const errors = await errorRows(out);
+    const reason = (id: string) => errors.find((e) => e[1] === `sub-${id}`)?.[3] ?? '';
+    expect(errors.map((e) => e[1]).sort()).toEqual(['sub-flat', 'sub-fourd', 'sub-zero']);
+    expect(reason('fourd')).toMatch(/sub-fourd\.nii: a 4-D file with 2 volumes.*fslroi/);
+    expect(reason('zero')).toMatch(/every voxel is 0/);
+    expect(reason('flat')).toMatch(/every voxel is 250/);
+    const rows = parseCsv(await readFile(join(out, 'regions.csv'), 'utf8'));
+    expect(Number(rows[0].n_subjects)).toBe(1); // sub-single
+    expect([Number(rows[0].index), Number(rows[1].index)].sort()).toEqual(TARGETS);
+  });
+});
+
+describe('BIDS with sessions', () => {
+  it('finds a T1w under ses-*/anat; a listed participant without one is an error, not dropped', async () => {
+    const dir = await cohortOf({
+      'sub-01/ses-1/anat/sub-01_ses-1_T1w.nii.gz': 'sub-01.nii.gz',
+      'sub-03/anat/sub-03_T1w.nii.gz': 'sub-03.nii.gz',
+    });
+    await writeFile(join(dir, 'dataset_description.json'), '{"Name":"x","BIDSVersion":"1.9.0"}');
+    await writeFile(join(dir, 'participants.tsv'), 'participant_id\nsub-01\nsub-02\nsub-03\n');
+    const out = join(fx.dir, 'bids-out');
+    const r = await cli(dir, out);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/1 subject\(s\) failed/);
+    const errors = await errorRows(out);
+    expect(errors).toHaveLength(1);
+    expect(errors[0][1]).toBe('sub-02');
+    expect(errors[0][3]).toMatch(/sub-02 is in participants\.tsv but has no T1w/);
+    expect((await sidecar(out, '01')).source).toBe(
+      resolve(dir, 'sub-01/ses-1/anat/sub-01_ses-1_T1w.nii.gz'),
+    );
+    expect(existsSync(join(out, 'sub-03', 'sub-03_desc-glas.json'))).toBe(true);
+  });
+});
+
+describe('a rerun with other settings, cut short', () => {
+  it('leaves no cohort outputs of the old settings beside the new run.json', async () => {
+    const cohort = await cohortOf({ 'sub-a.nii.gz': 'sub-01.nii.gz' });
+    const out = join(fx.dir, 'resettings-out');
+    await run(cohort, out, { sigmaMm: [5] });
+    const cohortFiles = () =>
+      readdirSync(out).filter((f) => /^(regions\.csv|errors\.tsv|cohort_desc)/.test(f));
+    expect(cohortFiles().sort()).toEqual([
+      'cohort_desc-glas_sigma-5_saliency.nii.gz',
+      'errors.tsv',
+      'regions.csv',
+    ]);
+    // Interrupted as the first subject starts.
+    const interrupted = run(cohort, out, {
+      sigmaMm: [10],
+      onEvent: (e) => {
+        if (e.kind === 'subject') throw new Error('interrupted');
+      },
+    });
+    await expect(interrupted).rejects.toThrow('interrupted');
+    expect(JSON.parse(await readFile(join(out, 'run.json'), 'utf8')).sigmaMm).toEqual([10]);
+    expect(cohortFiles()).toEqual([]);
+  });
+});
