@@ -20,6 +20,8 @@ export interface MergeSummary {
   control: number;
   regions: CohortRegionRow[];
   files: string[];
+  /** Every merged cohort subject is flat: regions.csv is in atlas order (see RunSummary). */
+  allFlat: boolean;
 }
 
 async function readSettings(dir: string): Promise<RunSettings> {
@@ -29,15 +31,21 @@ async function readSettings(dir: string): Promise<RunSettings> {
   return JSON.parse(await readFile(path, 'utf8')) as RunSettings;
 }
 
-async function finishedIds(dir: string, group: Group, fingerprint: string): Promise<string[]> {
+/** The subjects finished with these settings, and whether each one's explanation is flat. */
+async function finishedIds(
+  dir: string,
+  group: Group,
+  fingerprint: string,
+): Promise<Array<{ id: string; flat: boolean }>> {
   const base = group === 'control' ? join(dir, 'control') : dir;
   if (!existsSync(base)) return [];
-  const ids: string[] = [];
+  const ids: Array<{ id: string; flat: boolean }> = [];
   for (const e of await readdir(base, { withFileTypes: true })) {
     if (!e.isDirectory() || !e.name.startsWith('sub-')) continue;
     const id = e.name.slice(4);
     const sidecar = await readSidecar(dir, id, group);
-    if (sidecar?.fingerprint === fingerprint) ids.push(id);
+    if (sidecar?.fingerprint === fingerprint)
+      ids.push({ id, flat: Array.isArray(sidecar.warnings) && sidecar.warnings.length > 0 });
   }
   return ids;
 }
@@ -59,11 +67,13 @@ export async function mergeShards(
   });
   const ids: Record<Group, Set<string>> = { cohort: new Set(), control: new Set() };
   const errors: string[][] = [];
+  let flatCohort = 0;
   for (const dir of shardDirs) {
     for (const group of ['cohort', 'control'] as const) {
-      for (const id of await finishedIds(dir, group, fingerprint)) {
+      for (const { id, flat } of await finishedIds(dir, group, fingerprint)) {
         if (ids[group].has(id)) continue; // the same subject in two shards: keep the first
         ids[group].add(id);
+        if (flat && group === 'cohort') flatCohort++;
         const from =
           group === 'control' ? join(dir, 'control', `sub-${id}`) : join(dir, `sub-${id}`);
         const to = group === 'control' ? join(out, 'control', `sub-${id}`) : join(out, `sub-${id}`);
@@ -103,5 +113,6 @@ export async function mergeShards(
     control: ids.control.size,
     regions: written.rows,
     files: [...written.files, join(out, 'errors.tsv')],
+    allFlat: ids.cohort.size > 0 && flatCohort === ids.cohort.size,
   };
 }

@@ -291,19 +291,35 @@ describe('a regression model (a predicted age)', () => {
     expect(sidecar.parameters.model.activation).toBe('identity');
 
     const asLogit = await runCli(args('age-logit', '--quiet'));
-    expect(asLogit.code).toBe(0);
+    // Every subject flat: no table, a plain word, and exit 1; the results are still written.
+    expect(asLogit.code).toBe(1);
     const warnings = asLogit.stderr.match(/glas3d run: warning: sub-0[12]: .*flat/g) ?? [];
     expect(warnings).toHaveLength(2);
     expect(asLogit.stdout).toMatch(/flat: sub-01, sub-02: no shadow moved/);
+    expect(asLogit.stdout).toMatch(/no ranking: .*atlas order, not evidence/);
+    expect(asLogit.stdout).not.toMatch(/top regions/);
+    expect(asLogit.stderr).toMatch(/atlas order, not evidence/);
+    expect(existsSync(join(fx.dir, 'age-logit', 'regions.csv'))).toBe(true);
     // A rerun keeps both subjects, and still names them.
     const again = await runCli(args('age-logit', '--quiet', '--json'));
+    expect(again.code).toBe(1);
     expect(JSON.parse(again.stdout)).toMatchObject({
+      allFlat: true,
       skipped: 2,
       flat: [
         { group: 'cohort', id: '01' },
         { group: 'cohort', id: '02' },
       ],
     });
+    // Merged, the same folder says the same.
+    const merged = await runCli([
+      'merge',
+      join(fx.dir, 'age-logit'),
+      '--out',
+      join(fx.dir, 'age-m'),
+    ]);
+    expect(merged.code).toBe(1);
+    expect(merged.stdout).toMatch(/no ranking: .*atlas order, not evidence/);
     const logitSidecar = JSON.parse(
       await readFile(join(fx.dir, 'age-logit', 'sub-02', 'sub-02_desc-glas.json'), 'utf8'),
     );

@@ -1,8 +1,9 @@
 /** `glas3d merge OUT1 OUT2 … --out FINAL`: join the shards of a run into one results folder. */
 import type { Command } from 'commander';
 import { mergeShards } from '../../cohort/merge.js';
+import { Glas3dError } from '../../errors.js';
 import type { CliIo } from '../io.js';
-import { printSummary } from './run.js';
+import { ALL_FLAT, printSummary } from './run.js';
 
 export function register(program: Command, io: CliIo): void {
   program
@@ -20,5 +21,6 @@ export function register(program: Command, io: CliIo): void {
           `merged ${summary.cohort} subject(s) and ${summary.control} control(s) into ${summary.out}\n`,
         );
       printSummary(io, summary, flags);
+      if (summary.allFlat) throw new Glas3dError(`${ALL_FLAT}.`);
     });
 }

@@ -155,17 +155,25 @@ export function register(program: Command, io: CliIo): void {
         onEvent,
       });
       printSummary(io, summary, flags);
-      if (summary.failed.length > 0) {
-        throw new Glas3dError(
-          `${summary.failed.length} subject(s) failed (reasons in ${summary.out}/errors.tsv); the other subjects' results are written.`,
-        );
-      }
+      const problems = [
+        ...(summary.failed.length > 0
+          ? [
+              `${summary.failed.length} subject(s) failed (reasons in ${summary.out}/errors.tsv); the other subjects' results are written`,
+            ]
+          : []),
+        ...(summary.allFlat ? [ALL_FLAT] : []),
+      ];
+      if (problems.length > 0) throw new Glas3dError(`${problems.join('; ')}.`);
     });
 }
 
+/** Said when every cohort subject's explanation is flat (RunSummary.allFlat). */
+export const ALL_FLAT =
+  "every cohort subject's explanation is flat, so the order of regions.csv is atlas order, not evidence (the results are written; the cause is in each sidecar's warnings)";
+
 export function printSummary(
   io: CliIo,
-  summary: RunSummary | { regions: CohortRegionRow[]; files: string[] },
+  summary: RunSummary | { regions: CohortRegionRow[]; files: string[]; allFlat?: boolean },
   flags: { json?: boolean; quiet?: boolean },
 ): void {
   if (flags.json) {
@@ -184,7 +192,9 @@ export function printSummary(
       );
     }
   }
-  if (summary.regions.length > 0) {
+  if (summary.allFlat) {
+    io.out(`\nno ranking: ${ALL_FLAT}.\n`);
+  } else if (summary.regions.length > 0) {
     const sigma = summary.regions[0].sigmaMm;
     const top = summary.regions.filter((r) => r.sigmaMm === sigma).slice(0, 10);
     const withControl = top[0]?.control !== undefined;
