@@ -16,6 +16,11 @@ export function responseNumber(x: number): string {
   return x !== 0 && Math.abs(x) < 5e-5 ? x.toPrecision(2) : num(x, 4);
 }
 
+/** A score for a table: 5 decimals, or 3 significant digits when it is smaller than 0.001. */
+export function scoreNumber(x: number): string {
+  return x !== 0 && Math.abs(x) < 1e-3 ? x.toPrecision(3) : num(x, 5);
+}
+
 /** A number with exactly `decimals` decimals ("-0.00" printed as "0.00"). */
 export function fixed(x: number, decimals: number): string {
   const s = x.toFixed(decimals);

@@ -11,12 +11,27 @@ export interface CliIo {
   env: Record<string, string | undefined>;
 }
 
-/** The real process streams and environment. */
+/**
+ * The real process streams and environment. A reader that goes away (`glas3d run … | head`)
+ * closes the pipe: later writes to that stream are dropped, and the command goes on to write
+ * its results, instead of dying on an unhandled EPIPE.
+ */
 export function processIo(): CliIo {
   return {
-    out: (text) => void process.stdout.write(text),
-    err: (text) => void process.stderr.write(text),
+    out: writerTo(process.stdout),
+    err: writerTo(process.stderr),
     env: process.env,
+  };
+}
+
+function writerTo(stream: NodeJS.WriteStream): (text: string) => void {
+  let closed = false;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    closed = true;
+  });
+  return (text) => {
+    if (!closed) stream.write(text);
   };
 }
 

@@ -32,6 +32,8 @@ import { flatWarnings } from '../model/flat-warning.js';
 import {
   applyIntensityTransform,
   fitIntensityNormalization,
+  MNI_GRIDS,
+  orientationCode,
   readVolume,
   spacingMm,
   type IntensityNormalization,
@@ -133,7 +135,10 @@ export interface Explanation {
   perturbation?: PerturbationSite;
   timing: { totalMs: number; modelMs: number };
   model: ModelRecord;
-  /** Present when a σ's ranking carries no information (flatWarnings): say so, do not rank. */
+  /**
+   * Present when something makes the result doubtful: a σ whose ranking carries no information
+   * (flatWarnings), a volume stored unlike the standard grid of its size (storageWarnings).
+   */
   warnings?: string[];
 }
 
@@ -276,12 +281,10 @@ export async function explain(
       modelMs += rec.timing.modelMs;
     }
 
-    const warnings = flatWarnings(
-      result,
-      mode,
-      classifier.activation,
-      (i) => `σ ${maps[i].sigmaMm} mm`,
-    );
+    const warnings = [
+      ...storageWarnings(volume),
+      ...flatWarnings(result, mode, classifier.activation, (i) => `σ ${maps[i].sigmaMm} mm`),
+    ];
     return {
       targetClass: result.targetClass,
       probability: result.pOriginal,
@@ -303,6 +306,27 @@ export async function explain(
   }
 }
 
+/**
+ * A volume with the dims of a standard MNI grid but stored in another orientation (e.g. RAS, not
+ * FSL's LAS) reaches the model mirrored if the model was trained on the standard grid: explain
+ * feeds voxels as stored (the atlas follows the affine, so regions stay right). Said, not fixed:
+ * the model may have been trained on volumes stored like this one.
+ */
+export function storageWarnings(volume: Volume): string[] {
+  const grid = Object.entries(MNI_GRIDS).find(([, g]) =>
+    g.dims.every((d, i) => d === volume.dims[i]),
+  );
+  if (!grid) return [];
+  const [name, { affine }] = grid;
+  const stored = orientationCode(volume.affine);
+  const standard = orientationCode(affine);
+  if (stored === standard) return [];
+  return [
+    `the volume is stored ${stored}, the standard ${name} grid of this size ${standard}: the model gets the voxels as stored, so a model trained on the standard grid sees it mirrored or rotated. ` +
+      'glas3d run resamples scans onto the standard grid; if the model was trained on volumes stored like this one, ignore this.',
+  ];
+}
+
 const isLoaded = (model: ExplainOptions['model']): model is OnnxClassifier =>
   typeof model === 'object' && 'predict' in model;
 
@@ -312,6 +336,10 @@ const isLoaded = (model: ExplainOptions['model']): model is OnnxClassifier =>
  */
 export function volumeAxes(classifier: OnnxClassifier, volume: Volume): GridAxes {
   const axes = classifier.gridAxes;
+  if (axes?.tensorAxis.length === 2)
+    throw new ModelError(
+      `${classifier.modelName}: the model takes images ([${classifier.inputShape.join(', ')}], ${axes.layout}), not volumes: explain photos with glas3d image.`,
+    );
   if (!axes || axes.tensorAxis.length !== 3) {
     throw new ModelError(
       `${classifier.modelName}: the model input [${classifier.inputShape.join(', ')}] is not a 3-D volume (expected NCDHW or NDHWC; give --layout if it is one).`,

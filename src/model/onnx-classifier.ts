@@ -428,31 +428,44 @@ export class OnnxClassifier implements Classifier {
    * the model; the message gives both shapes.
    */
   checkInputFits(gridDims: readonly number[], channels: number): void {
-    const kind = gridDims.length === 3 ? 'volume' : 'image';
-    const data = `${kind} of ${gridDims.join('×')} with ${channels} channel${channels === 1 ? '' : 's'}`;
+    const volume = gridDims.length === 3;
+    const plural = (n: number) => `${n} channel${n === 1 ? '' : 's'}`;
+    const data = volume
+      ? `a volume of ${gridDims.join('×')} voxels`
+      : `an image of ${gridDims.join('×')} pixels with ${plural(channels)}`;
     const axes = this.gridAxes;
     if (!axes)
       throw new ModelError(
-        `model ${this.modelName} takes samples of shape [${this.inputShape}], which is neither an image (C,H,W) nor a volume (C,D,H,W); the data is a ${data}`,
+        `model ${this.modelName} takes samples of shape [${this.inputShape}], which is neither an image (C,H,W) nor a volume (C,D,H,W); the data is ${data}`,
       );
-    const modelShape = `[${this.inputShape}] (${axes.layout}, axes ${axes.axisOrder}: grid ${axes.gridDims.join('×')}, ${axes.channels} channel${axes.channels === 1 ? '' : 's'})`;
-    if (gridDims.length !== spatialRank(axes.layout))
+    const modelVolume = spatialRank(axes.layout) === 3;
+    const modelShape = modelVolume
+      ? `[${this.inputShape}]: ${axes.layout}, a ${axes.gridDims.join('×')} grid in axis order ${axes.axisOrder}, ${plural(axes.channels)}`
+      : `[${this.inputShape}]: ${axes.layout}, ${axes.gridDims.join('×')} pixels, ${plural(axes.channels)}`;
+    if (volume !== modelVolume)
       throw new ModelError(
-        `model ${this.modelName} takes ${spatialRank(axes.layout) === 3 ? 'volumes' : 'images'} of sample shape ${modelShape} but the data is a ${data}`,
+        `model ${this.modelName} takes ${modelVolume ? 'volumes' : 'images'} (${modelShape}) but the data is ${data}: ` +
+          (modelVolume
+            ? 'explain volumes with glas3d explain or run'
+            : 'explain photos with glas3d image'),
       );
-    if (spatialRank(axes.layout) === 3 && axes.channels !== 1)
+    if (modelVolume && axes.channels !== 1)
       throw new ModelError(
-        `model ${this.modelName} wants ${axes.channels} channels per voxel (sample shape ${modelShape}) but a volume has 1`,
+        `model ${this.modelName} wants ${axes.channels} channels per voxel (${modelShape}) but a volume has 1: glas3d explains single-channel (T1) models`,
       );
     const sameGrid = gridDims.every((d, i) => d === axes.gridDims[i]);
     if (sameGrid && channels === axes.channels) return;
     const reversed = [...gridDims].reverse().every((d, i) => d === axes.gridDims[i]);
     const hint =
       !sameGrid && reversed
-        ? `; the axes look swapped: try --axes ${axes.axisOrder === 'xyz' ? 'zyx' : 'xyz'}`
-        : '';
+        ? `: the axes look swapped, try --axes ${axes.axisOrder === 'xyz' ? 'zyx' : 'xyz'}`
+        : sameGrid
+          ? ''
+          : modelVolume
+            ? ": glas3d explain takes a volume already on the model's grid; glas3d run resamples scans onto it (--grid REF.nii.gz, a volume on that grid, for a grid that is not a standard MNI one)"
+            : ": the crop of the preprocessing (--preprocess, key crop) must give the model's size";
     throw new ModelError(
-      `model ${this.modelName} takes samples of shape ${modelShape} but the data is a ${data}${hint}`,
+      `model ${this.modelName} takes samples of shape ${modelShape}, but the data is ${data}${hint}`,
     );
   }
 
@@ -645,6 +658,10 @@ async function describe(
   let layout: Layout | undefined;
   let axes: AxisOrder | undefined;
   let gridAxes: GridAxes | undefined;
+  if (options.dataGrid?.dims.length === 3 && inputShape.length === 3 && !options.layout)
+    throw new ModelError(
+      `model ${modelName} takes samples of shape [${inputShape}], a volume without a channel axis: glas3d feeds volumes as [N,1,D,H,W] (NCDHW) or [N,D,H,W,1] (NDHWC); export the model with a channel axis (e.g. x.unsqueeze(1) before its first Conv3d)`,
+    );
   if (inputShape.length === 3 || inputShape.length === 4) {
     try {
       layout = options.layout ?? inferLayout(inputShape);

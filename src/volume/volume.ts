@@ -71,7 +71,7 @@ export async function readVolume(
   }
   if (nonFinite > 0 && !replace) {
     throw new NiftiError(
-      `${path}: ${nonFinite} of ${data.length} voxels are NaN or Inf. Fix the image, or replace them by 0 (library: nonFinite: 'zero').`,
+      `${path}: ${nonFinite} of ${data.length} voxels are NaN or Inf. Fix the image (e.g. \`fslmaths in.nii.gz -nan out.nii.gz\` sets NaN to 0) and give the fixed file; library users can pass nonFinite: 'zero'.`,
     );
   }
   return {

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -240,5 +240,19 @@ describe('as a process', () => {
     expect(err.stderr.trimEnd().split('\n')).toEqual([
       expect.stringMatching(/^glas3d: .*bytes\.nii\.gz: .*not NIfTI/),
     ]);
+  });
+
+  it('a reader that goes away (| head) does not crash the command', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', 'atlas', 'aal'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    // The reader is gone before the first line, as with `| head -0` or a closed pager.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Glas3dError, ModelError } from '../../src/errors.js';
-import { explain } from '../../src/explain/explain-volume.js';
+import { explain, storageWarnings } from '../../src/explain/explain-volume.js';
 import { writeExplanation } from '../../src/report/explanation-files.js';
 import { buildLinearOracle, buildNanModel, loadOnnxClassifier } from '../../src/model/index.js';
 import { readVolume } from '../../src/volume/index.js';
@@ -131,6 +131,28 @@ describe('layout and axis order', () => {
         );
       }
     }
+  });
+
+  it('a volume of the MNI 2 mm size stored RAS (not LAS) is explained as stored, with a warning', async () => {
+    const [nx, ny, nz] = w.volume.dims;
+    const data = new Float32Array(w.volume.data.length);
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++)
+          data[i + nx * (j + ny * k)] = w.volume.data[nx - 1 - i + nx * (j + ny * k)];
+    // The same brain in world space: voxel i holds the old voxel nx − 1 − i, so the affine's x
+    // column flips sign and its origin moves to the old last voxel.
+    const [row0, ...rest] = w.volume.affine;
+    const affine = [[-row0[0], 0, 0, row0[3] + row0[0] * (nx - 1)], ...rest];
+    const flipped = { dims: w.volume.dims, affine, data };
+    expect(storageWarnings(w.volume)).toEqual([]);
+    const e = await explain(flipped, {
+      model: linearOracle(w, W()),
+      atlas: w.atlas,
+      sigmaMm: [10],
+      baseline: 'zero',
+    });
+    expect(e.warnings?.[0]).toMatch(/stored RAS, the standard mni2mm grid of this size LAS/);
   });
 
   it('a wrong --axes moves the answer (91×109×91 fits both orders, so only the option tells)', async () => {

@@ -62,7 +62,7 @@ describe('model errors', () => {
       /volume\.onnx.*\[1,5,4,6\].*91×109×91/,
     );
     expect(() => clf.checkInputFits([5, 4], 3)).toThrow(
-      /volumes.*\[1,5,4,6\].*5×4 with 3 channels/,
+      /takes volumes.*\[1,5,4,6\].*an image of 5×4 pixels with 3 channels: explain volumes with glas3d explain or run/,
     );
 
     const flat = await loadOnnxClassifier(
@@ -108,6 +108,27 @@ describe('model errors', () => {
       /not a valid ONNX model \(\d+ bytes; a truncated or non-ONNX file\?\)/,
     );
     expect(t.message).not.toMatch(/onnxruntime_src/);
+  });
+
+  it('a volume model without a channel axis, and a grid that needs resampling, say what to do', async () => {
+    const noChannel = buildLinearOracle({
+      inputShape: [6, 7, 5],
+      weights: new Float32Array(210),
+      scale: 1,
+      bias: 0,
+      output: 'two-logits',
+    });
+    const e = await rejection(
+      loadOnnxClassifier(noChannel, { dataGrid: { dims: [6, 7, 5], channels: 1 } }),
+    );
+    expect(e.message).toMatch(
+      /\[6,7,5\], a volume without a channel axis: .*\[N,1,D,H,W\] .*export the model with a channel axis/,
+    );
+    const volume = await loadOnnxClassifier(volumeModel());
+    opened.push(volume);
+    expect(() => volume.checkInputFits([6, 5, 7], 1)).toThrow(
+      /but the data is a volume of 6×5×7 voxels: glas3d explain takes a volume already on the model's grid; glas3d run resamples/,
+    );
   });
 
   it('a missing file', async () => {

@@ -137,7 +137,7 @@ describe('model input and output variants', () => {
     expect(Math.abs((await first.predict(batch, 2))[3] - p1)).toBeLessThan(1e-5);
     expect(Math.abs((await named.predict(batch, 2))[3] - p1)).toBeLessThan(1e-5);
     await expect(loadOnnxClassifier(bytes, { outputName: 'scores' })).rejects.toThrow(
-      /no output 'scores'; its outputs are 'logits', 'probs'/,
+      /no output 'scores'; its outputs are 'logits' float32 \[N,2\], 'probs' float32 \[N,2\]/,
     );
   });
 

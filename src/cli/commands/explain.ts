@@ -9,7 +9,7 @@ import { OptionError } from '../../errors.js';
 import { DEVICES, LAYOUTS, type Device } from '../../model/index.js';
 import { writeExplanation } from '../../report/explanation-files.js';
 import { readVolume } from '../../volume/index.js';
-import { fixed, formatTable, num } from '../format.js';
+import { fixed, formatTable, num, scoreNumber } from '../format.js';
 import type { CliIo } from '../io.js';
 import { checkOutDir } from '../out-dir.js';
 import {
@@ -140,7 +140,7 @@ export function register(program: Command, io: CliIo): void {
               String(r.rank),
               r.name,
               r.hemisphere,
-              num(r.score, 5),
+              scoreNumber(r.score),
               Number.isNaN(r.shadowDelta) ? '' : num(r.shadowDelta, 4),
             ]),
           ['right', 'left', 'left', 'right', 'right'],
