@@ -47,6 +47,8 @@ export interface ViewSubject {
   probability?: number;
   /** `probability` is the model's raw output value, not a probability. */
   rawOutput?: true;
+  /** What makes this subject's explanation doubtful (e.g. flat); also among the manifest's notes. */
+  warnings?: string[];
   probabilities?: number[];
   maps: ViewMap[];
   /** Per-subject table: a TSV in atlas order (run) — the viewer ranks it — or absent when

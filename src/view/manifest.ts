@@ -445,11 +445,15 @@ async function runSubjects(
       if (url) maps.push({ sigmaMm: s, url });
     }
     const source = typeof sidecar.source === 'string' ? sidecar.source : undefined;
+    const warnings = warningsOf(sidecar);
+    for (const w of warnings)
+      table.notes.push(`${group === 'control' ? 'control ' : ''}sub-${id}: ${w}`);
     subjects.push({
       id,
       group,
       probability: typeof sidecar.probability === 'number' ? sidecar.probability : undefined,
       ...(isRawOutput(sidecar.parameters) && { rawOutput: true as const }),
+      ...(warnings.length > 0 && { warnings }),
       probabilities: Array.isArray(sidecar.probabilities)
         ? (sidecar.probabilities as number[])
         : undefined,
@@ -572,11 +576,14 @@ async function buildExplain(table: FileTable): Promise<ViewManifest> {
   }
   const volume = typeof summary.volume === 'string' ? summary.volume : undefined;
   const atlas = recordedAtlas(summary.atlas as string | undefined, table.notes);
+  const warnings = warningsOf(summary);
+  table.notes.push(...warnings);
   const subject: ViewSubject = {
     id: volume ? basename(volume).replace(NIFTI, '') : 'volume',
     group: 'cohort',
     probability: typeof summary.probability === 'number' ? summary.probability : undefined,
     ...(isRawOutput(summary) && { rawOutput: true as const }),
+    ...(warnings.length > 0 && { warnings }),
     probabilities: Array.isArray(summary.probabilities)
       ? (summary.probabilities as number[])
       : undefined,
@@ -646,4 +653,10 @@ export async function buildManifest(resultsDir: string): Promise<BuiltManifest> 
 function isRawOutput(record: unknown): boolean {
   const model = (record as { model?: { activation?: unknown } } | undefined)?.model;
   return model?.activation === 'identity';
+}
+
+/** The warnings a record (explanation.json, a sidecar) carries, as strings. */
+function warningsOf(record: Record<string, unknown>): string[] {
+  const w = record.warnings;
+  return Array.isArray(w) ? w.filter((x): x is string => typeof x === 'string') : [];
 }

@@ -397,6 +397,20 @@ describe('the manifest of a glas3d explain folder', () => {
     const subject = (await buildManifest(dir)).manifest.subjects[0];
     expect(subject.rawOutput).toBe(true);
     expect(subject.probability).toBeGreaterThan(70);
+    expect(subject.warnings).toBeUndefined();
+
+    // The same model read as a logit saturates: the flat warning reaches the viewer's notes.
+    const flatDir = await mkdtemp(join(tmpdir(), 'glas3d-view-explain-'));
+    const flat = await explain(volume, {
+      model,
+      atlas: await loadAal(),
+      sigmaMm: [10],
+      baseline: 'zero',
+    });
+    await writeExplanation(flatDir, flat, { volume });
+    const m = (await buildManifest(flatDir)).manifest;
+    expect(m.subjects[0].warnings).toHaveLength(1);
+    expect(m.notes.some((n) => /the explanation is flat/.test(n))).toBe(true);
   });
 
   it('a folder that is not a results folder: one clear error', async () => {

@@ -206,7 +206,7 @@ function buildChoices(): MapChoice[] {
     const name = manifest.kind === 'run' ? `${prefix}sub-${s.id}` : s.id;
     list.push({
       key: `subject:${s.group}:${s.id}`,
-      label: `${name}${p}`,
+      label: `${name}${p}${s.warnings ? ' · ⚠ see notes' : ''}`,
       group: s.group,
       maps: s.maps,
       subject: s,
