@@ -82,6 +82,8 @@ export interface RunOptions {
   dequantize?: boolean;
   /** How the model's outputs become responses (default 'auto'; 'identity' for a regression). */
   activation?: Activation;
+  /** The model output holding the class scores (default: the first float one). */
+  outputName?: string;
   normalize?: IntensityNormalization;
   /** A volume on the model's grid, for grids that are not standard MNI ones. */
   grid?: string;
@@ -173,6 +175,8 @@ export interface RunSettings {
     inputShape: number[];
     /** How outputs became responses (ModelRecord.activation). */
     activation?: string;
+    /** The output read (a model may have several). */
+    outputName?: string;
     layout?: string;
     axes?: string;
     /** Present (true) only when the float twin of the quantized model ran. */
@@ -222,6 +226,7 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
     perturbation: options.perturbation,
     dequantize: options.dequantize,
     activation: options.activation,
+    outputName: options.outputName,
     check: (c) => void volumeModelAxes(c, options.model),
   });
   for (const text of notes) emit({ kind: 'note', text });
@@ -307,6 +312,7 @@ async function runWith(
       sha256: await sha256File(options.model),
       inputShape: [...classifier.inputShape],
       activation: classifier.activation,
+      outputName: classifier.outputName,
       layout: classifier.layout,
       axes: classifier.axes,
       ...(classifier.dequantized && { dequantized: true as const }),

@@ -327,3 +327,39 @@ describe('a regression model (a predicted age)', () => {
     expect(logitSidecar.warnings[0]).toMatch(/flat.*--activation identity/);
   });
 });
+
+describe('a model with two outputs', () => {
+  it('--model-output picks the one read, and the run records it', async () => {
+    const w = await oracleWorld();
+    const W = regionWeights(w, { [TARGETS[0]]: 1, [TARGETS[1]]: 1 });
+    const { weights, inputShape } = weightsInLayout(W, w.volume.dims, 'NCDHW', 'xyz');
+    let dot = 0;
+    for (let o = 0; o < W.length; o++) dot += W[o] * w.volume.data[o];
+    const model = join(fx.dir, 'two-outputs.onnx');
+    // 'aux' first, then 'scores' (the same logits through a Softmax): z ≈ 1 on these scans.
+    await writeFile(
+      model,
+      buildLinearOracle({
+        inputShape,
+        weights,
+        scale: 1 / dot,
+        bias: 0,
+        output: 'two-logits',
+        outputName: 'aux',
+        extraOutputs: [{ name: 'scores', kind: 'softmax' }],
+      }),
+    );
+    const cohort = join(fx.dir, 'two-outputs-cohort');
+    await mkdir(cohort, { recursive: true });
+    await copyFile(join(fx.cohort, 'sub-01.nii.gz'), join(cohort, 'sub-01.nii.gz'));
+    const out = join(fx.dir, 'two-outputs-out');
+    const r = await runCli(
+      runArgs(cohort, out, '--model-output', 'scores').map((a) => (a === fx.model ? model : a)),
+    );
+    expect(r.code).toBe(0);
+    const sidecar = JSON.parse(
+      await readFile(join(out, 'sub-01', 'sub-01_desc-glas.json'), 'utf8'),
+    );
+    expect(sidecar.parameters.model).toMatchObject({ outputName: 'scores', activation: 'none' });
+  });
+});

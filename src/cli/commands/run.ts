@@ -11,6 +11,7 @@ import { checkOutDir } from '../out-dir.js';
 import {
   batchOption,
   activationOption,
+  modelOutputOption,
   dequantizeOption,
   deviceOption,
   modeOption,
@@ -72,6 +73,7 @@ export function register(program: Command, io: CliIo): void {
     .addOption(perturbationOption())
     .addOption(dequantizeOption())
     .addOption(activationOption())
+    .addOption(modelOutputOption())
     .addOption(
       new Option('--layout <layout>', 'model input layout (default: inferred)').choices(LAYOUTS),
     )
@@ -143,6 +145,7 @@ export function register(program: Command, io: CliIo): void {
         perturbation: flags.perturbation,
         dequantize: flags.dequantize,
         activation: flags.activation,
+        outputName: flags.modelOutput,
         layout: flags.layout,
         axes: flags.axes,
         normalize: flags.normalize,
