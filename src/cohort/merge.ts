@@ -44,8 +44,7 @@ async function finishedIds(
     if (!e.isDirectory() || !e.name.startsWith('sub-')) continue;
     const id = e.name.slice(4);
     const sidecar = await readSidecar(dir, id, group);
-    if (sidecar?.fingerprint === fingerprint)
-      ids.push({ id, flat: Array.isArray(sidecar.warnings) && sidecar.warnings.length > 0 });
+    if (sidecar?.fingerprint === fingerprint) ids.push({ id, flat: sidecar.flat === true });
   }
   return ids;
 }

@@ -384,8 +384,7 @@ async function runWith(
     ) {
       skipped++;
       finished[group].push(subject.id);
-      if (Array.isArray(previous.warnings) && previous.warnings.length > 0)
-        flat.push({ group, id: subject.id });
+      if (previous.flat === true) flat.push({ group, id: subject.id });
       emit({ kind: 'skipped', group, id: subject.id });
     } else todo.push({ group, subject, position });
   }
@@ -450,6 +449,7 @@ async function runWith(
         timing: { ...explanation.timing, prepareMs },
         parameters: settings,
         ...(explanation.warnings && { warnings: explanation.warnings }),
+        ...(explanation.flat && { flat: true }),
       };
       await writeSubject(out, subject.id, group, explanation, sidecar);
       const seconds = (performance.now() - started) / 1000;
@@ -459,7 +459,7 @@ async function runWith(
       emit({ kind: 'done', group, id: subject.id, seconds, probability: explanation.probability });
       for (const text of explanation.warnings ?? [])
         emit({ kind: 'warning', group, id: subject.id, text });
-      if (explanation.warnings) flat.push({ group, id: subject.id });
+      if (explanation.flat) flat.push({ group, id: subject.id });
     } catch (e) {
       // One subject's failure never stops the cohort; an unexpected one is labelled as a bug.
       const reason =

@@ -140,6 +140,8 @@ export interface Explanation {
    * (flatWarnings), a volume stored unlike the standard grid of its size (storageWarnings).
    */
   warnings?: string[];
+  /** Present (true) when a σ's ranking is flat (among the warnings): rounding noise, not evidence. */
+  flat?: true;
 }
 
 /**
@@ -281,10 +283,13 @@ export async function explain(
       modelMs += rec.timing.modelMs;
     }
 
-    const warnings = [
-      ...storageWarnings(volume),
-      ...flatWarnings(result, mode, classifier.activation, (i) => `σ ${maps[i].sigmaMm} mm`),
-    ];
+    const flat = flatWarnings(
+      result,
+      mode,
+      classifier.activation,
+      (i) => `σ ${maps[i].sigmaMm} mm`,
+    );
+    const warnings = [...storageWarnings(volume), ...flat];
     return {
       targetClass: result.targetClass,
       probability: result.pOriginal,
@@ -300,6 +305,7 @@ export async function explain(
       timing: { totalMs: performance.now() - started, modelMs },
       model: classifier.record,
       ...(warnings.length > 0 && { warnings }),
+      ...(flat.length > 0 && { flat: true as const }),
     };
   } finally {
     await loaded?.dispose();
