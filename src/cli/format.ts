@@ -16,9 +16,15 @@ export function responseNumber(x: number): string {
   return x !== 0 && Math.abs(x) < 5e-5 ? x.toPrecision(2) : num(x, 4);
 }
 
-/** A score for a table: 5 decimals, or 3 significant digits when it is smaller than 0.001. */
-export function scoreNumber(x: number): string {
-  return x !== 0 && Math.abs(x) < 1e-3 ? x.toPrecision(3) : num(x, 5);
+/**
+ * Formats a table column of scores alike: 5 decimals, or every entry as 1.23e-6 when the largest
+ * is below 0.001 (where decimals would print 0).
+ */
+export function scoreColumn(scores: readonly number[]): (x: number) => string {
+  const largest = Math.max(0, ...scores.map(Math.abs).filter(Number.isFinite));
+  return largest > 0 && largest < 1e-3
+    ? (x) => (x === 0 ? '0' : x.toExponential(2))
+    : (x) => num(x, 5);
 }
 
 /** A number with exactly `decimals` decimals ("-0.00" printed as "0.00"). */

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { readFile, readdir, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { atlasOnGrid, loadAtlas } from '../atlas/index.js';
 import { Glas3dError, OptionError } from '../errors.js';
 import { BASELINE_KINDS, type BaselineSpec } from '../explain/baselines.js';
@@ -45,6 +45,7 @@ import {
 } from './derivatives.js';
 import {
   discoverSubjects,
+  idFromFileName,
   isInside,
   shardOf,
   type DiscoverOptions,
@@ -240,6 +241,10 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
 /** The model's volume axes; a model that does not take a 3-D volume is refused. */
 function volumeModelAxes(classifier: OnnxClassifier, model: string): GridAxes {
   const axes = classifier.gridAxes;
+  if (axes?.tensorAxis.length === 2)
+    throw new OptionError(
+      `${model}: the model takes images ([${classifier.inputShape.join(', ')}], ${axes.layout}), not volumes: explain photos with glas3d image.`,
+    );
   if (!axes || axes.tensorAxis.length !== 3) {
     throw new OptionError(
       `${model}: the model input [${classifier.inputShape.join(', ')}] is not a 3-D volume; give --layout NCDHW or NDHWC if it is one.`,
@@ -277,8 +282,8 @@ async function runWith(
       );
     }
   }
-  const discover = (dir: string, flag: string, bids: DiscoverOptions = {}) =>
-    discoverSubjects(dir, {
+  const discover = async (dir: string, flag: string, bids: DiscoverOptions = {}) => {
+    const subjects = await discoverSubjects(dir, {
       groupColumn: bids.groupColumn,
       group: bids.group,
       exclude: out,
@@ -288,6 +293,14 @@ async function runWith(
           text: `${count} file(s) under --out ${out} (glas3d's own outputs) left out of ${flag} ${dir}.`,
         }),
     });
+    // Two files whose names clean to one id: say which got a suffix.
+    for (const s of subjects) {
+      const clean = idFromFileName(basename(s.path));
+      if (s.id !== clean && subjects.some((t) => t !== s && t.id === clean))
+        emit({ kind: 'note', text: `${s.path}: its id ${clean} is taken; it is sub-${s.id}.` });
+    }
+    return subjects;
+  };
   const cohort = shardOf(await discover(options.cohort, '--cohort', options), shard);
   const allControl = options.control ? await discover(options.control, '--control') : [];
   const control = shardOf(allControl, shard);
@@ -377,16 +390,20 @@ async function runWith(
   const todo: Array<{ group: Group; subject: Subject; position: number }> = [];
   for (const [position, { group, subject }] of work.entries()) {
     const previous = subject.error ? undefined : await readSidecar(out, subject.id, group);
-    if (
-      previous &&
-      previous.fingerprint === fingerprint &&
-      (await sameSource(previous, subject.path, hashOf))
-    ) {
+    const sameSettings = previous?.fingerprint === fingerprint;
+    if (previous && sameSettings && (await sameSource(previous, subject.path, hashOf))) {
       skipped++;
       finished[group].push(subject.id);
       if (previous.flat === true) flat.push({ group, id: subject.id });
       emit({ kind: 'skipped', group, id: subject.id });
-    } else todo.push({ group, subject, position });
+    } else {
+      if (previous && sameSettings)
+        emit({
+          kind: 'note',
+          text: `sub-${subject.id}: its results were made from another file or other bytes than ${subject.path}; explaining it again.`,
+        });
+      todo.push({ group, subject, position });
+    }
   }
   // The cohort outputs (regions.csv, cohort maps, errors.tsv) describe one complete run. Before
   // anything changes — other settings, or a subject to explain — they are removed, and written

@@ -86,14 +86,26 @@ export function isInside(path: string, folder: string): boolean {
 function withUniqueIds(subjects: Subject[]): Subject[] {
   const base = new Set(subjects.map((s) => s.id));
   const given = new Set<string>();
-  return subjects.map((s) => {
-    let id = s.id;
-    if (given.has(id)) {
-      let n = 2;
-      while (base.has(`${s.id}${n}`) || given.has(`${s.id}${n}`)) n++;
-      id = `${s.id}${n}`;
+  // A file named exactly sub-<id> (or <id>) keeps its id, wherever it sorts; the others that
+  // clean to a taken id get the first free suffix that is no other file's id.
+  const stem = (s: Subject) => basename(s.path).replace(/\.nii(\.gz)?$/i, '');
+  const exact = subjects.map((s) => stem(s) === `sub-${s.id}` || stem(s) === s.id);
+  const ids: (string | undefined)[] = subjects.map((s, i) => {
+    if (!exact[i] || given.has(s.id)) return undefined;
+    given.add(s.id);
+    return s.id;
+  });
+  return subjects.map((s, i) => {
+    let id = ids[i];
+    if (id === undefined) {
+      id = s.id;
+      if (given.has(id)) {
+        let n = 2;
+        while (base.has(`${s.id}${n}`) || given.has(`${s.id}${n}`)) n++;
+        id = `${s.id}${n}`;
+      }
+      given.add(id);
     }
-    given.add(id);
     return id === s.id ? s : { ...s, id };
   });
 }

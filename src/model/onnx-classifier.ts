@@ -658,7 +658,16 @@ async function describe(
   let layout: Layout | undefined;
   let axes: AxisOrder | undefined;
   let gridAxes: GridAxes | undefined;
-  if (options.dataGrid?.dims.length === 3 && inputShape.length === 3 && !options.layout)
+  // A sample that is the volume's grid itself (either axis order) is a volume with no channel
+  // axis; any other rank-3 sample is an image model and gets the image messages below.
+  const grid = options.dataGrid?.dims;
+  const isGrid = (order: readonly number[]) => order.every((d, i) => d === inputShape[i]);
+  if (
+    grid?.length === 3 &&
+    inputShape.length === 3 &&
+    !options.layout &&
+    (isGrid(grid) || isGrid([...grid].reverse()))
+  )
     throw new ModelError(
       `model ${modelName} takes samples of shape [${inputShape}], a volume without a channel axis: glas3d feeds volumes as [N,1,D,H,W] (NCDHW) or [N,D,H,W,1] (NDHWC); export the model with a channel axis (e.g. x.unsqueeze(1) before its first Conv3d)`,
     );

@@ -71,7 +71,7 @@ export async function readVolume(
   }
   if (nonFinite > 0 && !replace) {
     throw new NiftiError(
-      `${path}: ${nonFinite} of ${data.length} voxels are NaN or Inf. Fix the image (e.g. \`fslmaths in.nii.gz -nan out.nii.gz\` sets NaN to 0) and give the fixed file; library users can pass nonFinite: 'zero'.`,
+      `${path}: ${nonFinite} of ${data.length} voxels are NaN or Inf. Fix the image (e.g. \`fslmaths in.nii.gz -nan -uthr 1e30 -thr -1e30 out.nii.gz\` sets NaN and ±Inf to 0) and give the fixed file; library users can pass nonFinite: 'zero'.`,
     );
   }
   return {

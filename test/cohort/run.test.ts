@@ -363,3 +363,18 @@ describe('a model with two outputs', () => {
     expect(sidecar.parameters.model).toMatchObject({ outputName: 'scores', activation: 'none' });
   });
 });
+
+describe('a cohort where every subject fails', () => {
+  it('says there is no ranking, not that results were written', async () => {
+    const cohort = join(fx.dir, 'all-bad');
+    await mkdir(cohort, { recursive: true });
+    await writeFile(join(cohort, 'sub-x.nii.gz'), 'not a scan');
+    const r = await runCli(
+      runArgs(cohort, join(fx.dir, 'all-bad-out')).filter((a) => a !== '--quiet'),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/nothing explained; the reasons are in .*errors\.tsv/);
+    expect(r.stderr).toMatch(/all 1 subject\(s\) failed .*there is no ranking/);
+    expect(r.stderr).not.toMatch(/results are written/);
+  });
+});

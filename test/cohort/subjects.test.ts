@@ -46,7 +46,9 @@ describe('cohort discovery', () => {
     const subjects = await discoverSubjects(dir);
     const byFile = Object.fromEntries(subjects.map((s) => [s.path.slice(dir.length + 1), s.id]));
     expect(byFile['sub-012.nii.gz']).toBe('012');
-    expect(byFile['sub-01-run1.nii.gz']).toBe('01');
+    // The file named exactly sub-01 keeps 01; the run file gets a suffix no file has.
+    expect(byFile['sub-01.nii.gz']).toBe('01');
+    expect(byFile['sub-01-run1.nii.gz']).toBe('013');
     expect(new Set(subjects.map((s) => s.id)).size).toBe(3);
   });
 

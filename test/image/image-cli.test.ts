@@ -365,7 +365,7 @@ describe('glas3d image: other photos, bad input', () => {
     const out = path.join(dir, 'folder-out');
     const r = await runOracle(folder, out, '--grid', '2', '--quiet');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/b\.jpg: cannot decode/);
+    expect(r.stderr).toMatch(/glas3d: cannot decode image file \S*b\.jpg: /);
     expect(r.stderr).toMatch(/glas3d: 1 of 2 photos failed/);
     expect(existsSync(path.join(out, 'a_glas.png'))).toBe(true);
     // --json lists the failed photo too, with its reason.

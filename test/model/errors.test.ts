@@ -4,6 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Glas3dError, ModelError } from '../../src/errors.js';
+import { volumeAxes } from '../../src/explain/explain-volume.js';
+
+const IDENTITY = [
+  [1, 0, 0, 0],
+  [0, 1, 0, 0],
+  [0, 0, 1, 0],
+  [0, 0, 0, 1],
+];
 import {
   buildLinearOracle,
   buildNanModel,
@@ -123,6 +131,24 @@ describe('model errors', () => {
     );
     expect(e.message).toMatch(
       /\[6,7,5\], a volume without a channel axis: .*\[N,1,D,H,W\] .*export the model with a channel axis/,
+    );
+    // A rank-3 sample that is not the volume's grid is an image model, whatever the data.
+    const image = await loadOnnxClassifier(
+      buildLinearOracle({
+        inputShape: [3, 4, 5],
+        weights: new Float32Array(60),
+        scale: 1,
+        bias: 0,
+        output: 'two-logits',
+      }),
+      { dataGrid: { dims: [6, 7, 5], channels: 1 } },
+    );
+    opened.push(image);
+    expect(image.layout).toBe('NCHW');
+    expect(() =>
+      volumeAxes(image, { dims: [6, 7, 5], affine: IDENTITY, data: new Float32Array(210) }),
+    ).toThrow(
+      /the model takes images \(\[3, 4, 5\], NCHW\), not volumes: explain photos with glas3d image/,
     );
     const volume = await loadOnnxClassifier(volumeModel());
     opened.push(volume);

@@ -9,7 +9,7 @@ import { OptionError } from '../../errors.js';
 import { DEVICES, LAYOUTS, type Device } from '../../model/index.js';
 import { writeExplanation } from '../../report/explanation-files.js';
 import { readVolume } from '../../volume/index.js';
-import { fixed, formatTable, num, scoreNumber } from '../format.js';
+import { fixed, formatTable, num, scoreColumn } from '../format.js';
 import type { CliIo } from '../io.js';
 import { checkOutDir } from '../out-dir.js';
 import {
@@ -125,6 +125,7 @@ export function register(program: Command, io: CliIo): void {
       }
       if (flags.quiet) return writeWarnings(io, 'explain', explanation.warnings);
       const first = explanation.maps[0];
+      const score = scoreColumn(first.regions.slice(0, 10).map((r) => r.score));
       io.out(
         `${responseText(explanation.targetClass, explanation.probability, explanation.model.activation)}; ${explanation.forwardPasses} forward passes in ${fixed(explanation.timing.totalMs / 1000, 1)} s (model ${fixed(explanation.timing.modelMs / 1000, 1)} s)\n`,
       );
@@ -140,7 +141,7 @@ export function register(program: Command, io: CliIo): void {
               String(r.rank),
               r.name,
               r.hemisphere,
-              scoreNumber(r.score),
+              score(r.score),
               Number.isNaN(r.shadowDelta) ? '' : num(r.shadowDelta, 4),
             ]),
           ['right', 'left', 'left', 'right', 'right'],

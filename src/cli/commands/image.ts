@@ -270,7 +270,8 @@ export function register(program: Command, io: CliIo): void {
             if (photos.length === 1 || !(e instanceof Glas3dError)) throw e;
             failures.push(`${path}: ${e.message}`);
             summaries.push({ image: path, error: e.message });
-            io.err(`glas3d: ${path}: ${e.message}\n`);
+            // Messages that name the photo already are not prefixed with it again.
+            io.err(`glas3d: ${e.message.includes(path) ? '' : `${path}: `}${e.message}\n`);
           }
         }
       } finally {

@@ -1,4 +1,5 @@
 /** `glas3d run --cohort DIR --model M.onnx`: explain a cohort and rank its regions. */
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parseShard } from '../../cohort/subjects.js';
 import { runCohort, type RunEvent, type RunSummary } from '../../cohort/run.js';
@@ -161,7 +162,9 @@ export function register(program: Command, io: CliIo): void {
       const problems = [
         ...(summary.failed.length > 0
           ? [
-              `${summary.failed.length} subject(s) failed (reasons in ${summary.out}/errors.tsv); the other subjects' results are written`,
+              summary.explained + summary.skipped === 0
+                ? `all ${summary.failed.length} subject(s) failed (reasons in ${summary.out}/errors.tsv); there is no ranking`
+                : `${summary.failed.length} subject(s) failed (reasons in ${summary.out}/errors.tsv); the other subjects' results are written`,
             ]
           : []),
         ...(summary.allFlat ? [ALL_FLAT] : []),
@@ -191,7 +194,9 @@ export function printSummary(
     if (summary.flat.length > 0) {
       const ids = summary.flat.map((f) => `${f.group === 'control' ? 'control ' : ''}sub-${f.id}`);
       io.out(
-        `  flat: ${ids.join(', ')}: no shadow moved the model's response beyond rounding, so these maps are noise, yet count in the cohort ranking like any subject's (the cause is in each sidecar's warnings)\n`,
+        `  flat: ${ids.join(', ')}: no shadow moved the model's response beyond rounding, so these maps are noise` +
+          (summary.allFlat ? '' : ", yet count in the cohort ranking like any subject's") +
+          " (the cause is in each sidecar's warnings)\n",
       );
     }
   }
@@ -230,5 +235,11 @@ export function printSummary(
       ),
     );
   }
-  io.out(`\nresults: ${summary.files.join(', ')}\n`);
+  if ('explained' in summary && summary.explained + summary.skipped === 0)
+    io.out(`\nnothing explained; the reasons are in ${join(summary.out, 'errors.tsv')}\n`);
+  else if ('explained' in summary && summary.regions.length === 0)
+    io.out(
+      `\nresults: ${join(summary.out, 'sub-*')} (one shard: glas3d merge of all shards writes regions.csv and the cohort maps)\n`,
+    );
+  else io.out(`\nresults: ${summary.files.join(', ')}\n`);
 }
