@@ -115,7 +115,7 @@ export type RunEvent =
   | { kind: 'done'; group: Group; id: string; seconds: number; probability: number }
   | { kind: 'failed'; group: Group; id: string; reason: string }
   | { kind: 'note'; text: string }
-  /** A subject whose explanation is flat (see flatWarnings): its ranking means nothing. */
+  /** A warning about a subject's explanation (a flat ranking, see flatWarnings): printed even when quiet. */
   | { kind: 'warning'; group: Group; id: string; text: string };
 
 export interface SubjectFailure {
@@ -503,6 +503,8 @@ async function runWith(
     regions = written.rows;
     files.unshift(...written.files);
   }
+  // Each cohort subject is counted once (explained or kept), so counts compare.
+  const flatCohort = flat.filter((f) => f.group === 'cohort');
   return {
     out,
     targetClass,
@@ -513,9 +515,7 @@ async function runWith(
     files,
     secondsPerSubject: explained > 0 ? explainSeconds / explained : 0,
     flat,
-    allFlat:
-      finished.cohort.length > 0 &&
-      finished.cohort.every((id) => flat.some((f) => f.group === 'cohort' && f.id === id)),
+    allFlat: finished.cohort.length > 0 && flatCohort.length === finished.cohort.length,
     ...(settings.model.dequantized && { dequantized: true as const }),
   };
 }

@@ -80,14 +80,13 @@ export function isInside(path: string, folder: string): boolean {
 }
 
 /**
- * Files that clean to an id already given get 2, 3… in path order — skipping any suffixed id
- * that is another file's own id or was given already, so no two files ever share an id.
+ * Unique subject ids: a file named exactly sub-<id> (or <id>) keeps its id, wherever it sorts;
+ * the others that clean to a taken id get 2, 3… in path order, skipping any suffixed id that is
+ * another file's own id or was given already, so no two files ever share an id.
  */
 function withUniqueIds(subjects: Subject[]): Subject[] {
   const base = new Set(subjects.map((s) => s.id));
   const given = new Set<string>();
-  // A file named exactly sub-<id> (or <id>) keeps its id, wherever it sorts; the others that
-  // clean to a taken id get the first free suffix that is no other file's id.
   const stem = (s: Subject) => basename(s.path).replace(/\.nii(\.gz)?$/i, '');
   const exact = subjects.map((s) => stem(s) === `sub-${s.id}` || stem(s) === s.id);
   const ids: (string | undefined)[] = subjects.map((s, i) => {

@@ -119,7 +119,7 @@ export class PointResponses {
     const { set, point, kind } = this.itemAt(item);
     const py = probabilities[row * classes + this.targetClass];
     if (kind === 'light') {
-      checkLightResponse(py, this.job.mode, `with light at search point ${point}`);
+      checkLightResponse(py, this.job.mode, `with light at search point ${point + 1}`);
       this.light[set][point] = py;
     } else {
       const delta = py - this.pReference;

@@ -1,4 +1,5 @@
 /** Turning a model's raw output rows into class probabilities. */
+import type { ResponseKind } from '../glas3d/classifier.js';
 
 /**
  * - 'auto': 'none' when the graph's output is made by Softmax or Sigmoid (autoActivation);
@@ -33,6 +34,10 @@ export function autoActivation(columns: number, finalOp: string | undefined): Ac
   if (finalOp !== undefined && PROBABILITY_OPS.includes(finalOp)) return 'none';
   return columns === 1 ? 'sigmoid' : 'auto';
 }
+
+/** What the rows hold under `activation`: raw values under 'identity', else probabilities. */
+export const responsesOf = (activation: Activation): ResponseKind =>
+  activation === 'identity' ? 'values' : 'probabilities';
 
 /** Classes a model with `columns` output values per sample has under `activation`. */
 export const classesOf = (columns: number, activation: Activation): number =>

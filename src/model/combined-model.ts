@@ -24,7 +24,7 @@ import {
 } from '../glas3d/in-graph.js';
 import type { FusionInput } from '../glas3d/fusion.js';
 import type { ResponseKind } from '../glas3d/classifier.js';
-import type { Activation } from './activation.js';
+import { responsesOf, type Activation } from './activation.js';
 import {
   DEFAULT_MAX_BATCH,
   GPU_MAX_BATCH,
@@ -123,7 +123,7 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
     this.modelName = init.modelName;
     this.inputShape = init.inputShape;
     this.classes = init.classes;
-    this.responses = init.activation === 'identity' ? 'values' : 'probabilities';
+    this.responses = responsesOf(init.activation);
     this.gridAxes = init.gridAxes;
     this.axes = init.axes;
     this.activation = init.activation;

@@ -12,6 +12,7 @@ import {
   ACTIVATIONS,
   autoActivation,
   classesOf,
+  responsesOf,
   firstNonFinite,
   isSimplexRows,
   softmaxRows,
@@ -389,7 +390,7 @@ export class OnnxClassifier implements Classifier {
     this.outputNote = init.outputNote;
     this.outputColumns = init.outputColumns;
     this.classes = classesOf(init.outputColumns, init.activation);
-    this.responses = init.activation === 'identity' ? 'values' : 'probabilities';
+    this.responses = responsesOf(init.activation);
     this.fixedBatch = init.fixedBatch;
     this.batchSize = init.batchSize;
     this.activation = init.activation;

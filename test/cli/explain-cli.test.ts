@@ -5,13 +5,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.js';
 import { writeVolume } from '../../src/volume/index.js';
-import { buildLinearOracle } from '../../src/model/index.js';
 import {
   linearOracle,
   oracleWorld,
   parseCsv,
   regionWeights,
-  weightsInLayout,
   type OracleWorld,
 } from '../explain/oracle-fixtures.js';
 
@@ -92,15 +90,11 @@ describe('glas3d explain', () => {
   });
 
   it('a regression: --activation identity explains the value; read as a logit it warns, flat', async () => {
-    const W = regionWeights(w, { 37: 1, 42: 1 });
-    let dot = 0;
-    for (let o = 0; o < W.length; o++) dot += W[o] * w.volume.data[o];
-    const { weights, inputShape } = weightsInLayout(W, w.volume.dims, 'NCDHW', 'xyz');
     const agePath = join(dir, 'age.onnx');
     // y = 10·(Σ W·x)/(Σ W·volume) + 60: 70 "years" on this volume.
     await writeFile(
       agePath,
-      buildLinearOracle({ inputShape, weights, scale: 10 / dot, bias: -60, output: 'one-logit' }),
+      linearOracle(w, regionWeights(w, { 37: 1, 42: 1 }), { output: 'one-logit', zAtVolume: 70 }),
     );
     const args = ['explain', volumePath, '--model', agePath, '--baseline', 'zero', '--sigma', '10'];
     const asValue = await runCli([...args, '--out', join(dir, 'age'), '--activation', 'identity']);
@@ -120,19 +114,11 @@ describe('glas3d explain', () => {
   });
 
   it('a model with two outputs: the first is read and named on stderr; --model-output picks the other', async () => {
-    const W = regionWeights(w, { 37: 1, 42: 1 });
-    const { weights, inputShape } = weightsInLayout(W, w.volume.dims, 'NCDHW', 'xyz');
     const twoPath = join(dir, 'two-outputs.onnx');
     await writeFile(
       twoPath,
-      buildLinearOracle({
-        inputShape,
-        weights,
-        scale: 1,
-        bias: 0,
-        output: 'two-logits',
-        outputName: 'aux',
-        extraOutputs: [{ name: 'scores', kind: 'softmax' }],
+      linearOracle(w, regionWeights(w, { 37: 1, 42: 1 }), {
+        spec: { outputName: 'aux', extraOutputs: [{ name: 'scores', kind: 'softmax' }] },
       }),
     );
     const args = ['explain', volumePath, '--model', twoPath, '--baseline', 'zero', '--sigma', '10'];

@@ -8,15 +8,9 @@ import { runCli } from '../../src/cli/run-cli.js';
 import { mergeShards } from '../../src/cohort/merge.js';
 import { runCohort } from '../../src/cohort/run.js';
 import { DEFAULT_SIGMA_MM } from '../../src/explain/explain-volume.js';
-import { buildLinearOracle } from '../../src/model/index.js';
 import { mulberry32 } from '../../src/model/prng.js';
 import { readVolume, writeVolume } from '../../src/volume/index.js';
-import {
-  oracleWorld,
-  parseCsv,
-  regionWeights,
-  weightsInLayout,
-} from '../explain/oracle-fixtures.js';
+import { linearOracle, oracleWorld, parseCsv, regionWeights } from '../explain/oracle-fixtures.js';
 import { makeCohort, TARGETS, type CohortFixture } from './cohort-fixtures.js';
 
 /** The default σ (every run here uses it). */
@@ -253,14 +247,8 @@ describe('a regression model (a predicted age)', () => {
     // The oracle's two regions, as a value of about 70 instead of a logit.
     const w = await oracleWorld();
     const W = regionWeights(w, { [TARGETS[0]]: 1, [TARGETS[1]]: 1 });
-    let dot = 0;
-    for (let o = 0; o < W.length; o++) dot += W[o] * w.volume.data[o];
-    const { weights, inputShape } = weightsInLayout(W, w.volume.dims, 'NCDHW', 'xyz');
     const model = join(fx.dir, 'age.onnx');
-    await writeFile(
-      model,
-      buildLinearOracle({ inputShape, weights, scale: 10 / dot, bias: -60, output: 'one-logit' }),
-    );
+    await writeFile(model, linearOracle(w, W, { output: 'one-logit', zAtVolume: 70 }));
     const cohort = join(fx.dir, 'age-cohort');
     await mkdir(cohort, { recursive: true });
     for (const f of ['sub-01.nii.gz', 'sub-02.nii.gz'])
@@ -332,21 +320,12 @@ describe('a model with two outputs', () => {
   it('--model-output picks the one read, and the run records it', async () => {
     const w = await oracleWorld();
     const W = regionWeights(w, { [TARGETS[0]]: 1, [TARGETS[1]]: 1 });
-    const { weights, inputShape } = weightsInLayout(W, w.volume.dims, 'NCDHW', 'xyz');
-    let dot = 0;
-    for (let o = 0; o < W.length; o++) dot += W[o] * w.volume.data[o];
     const model = join(fx.dir, 'two-outputs.onnx');
-    // 'aux' first, then 'scores' (the same logits through a Softmax): z ≈ 1 on these scans.
+    // 'aux' first, then 'scores' (the same logits through a Softmax).
     await writeFile(
       model,
-      buildLinearOracle({
-        inputShape,
-        weights,
-        scale: 1 / dot,
-        bias: 0,
-        output: 'two-logits',
-        outputName: 'aux',
-        extraOutputs: [{ name: 'scores', kind: 'softmax' }],
+      linearOracle(w, W, {
+        spec: { outputName: 'aux', extraOutputs: [{ name: 'scores', kind: 'softmax' }] },
       }),
     );
     const cohort = join(fx.dir, 'two-outputs-cohort');

@@ -9,6 +9,8 @@ import { buildLinearOracle, buildNanModel, loadOnnxClassifier } from '../../src/
 import { readVolume } from '../../src/volume/index.js';
 import {
   labelAtMax,
+  AMYGDALA_R,
+  HIPPOCAMPUS_L,
   linearOracle,
   oracleWorld,
   parseCsv,
@@ -17,9 +19,6 @@ import {
   type OracleWorld,
 } from './oracle-fixtures.js';
 
-// Targets ≥ 40 mm apart (57 mm): a Gaussian centred on one's neighbours does not cover the other.
-const HIPPOCAMPUS_L = 37;
-const AMYGDALA_R = 42;
 const TEMPORAL_INF_R = 90;
 
 let w: OracleWorld;

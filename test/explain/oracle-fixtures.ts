@@ -3,8 +3,16 @@
  * Colin27 template resampled there: the logit is a weighted sum over chosen AAL regions.
  */
 import { atlasOnGrid, loadAal, type Atlas } from '../../src/atlas/index.js';
-import { buildLinearOracle } from '../../src/model/index.js';
+import {
+  buildLinearOracle,
+  type LinearOracleSpec,
+  type OracleOutput,
+} from '../../src/model/index.js';
 import { MNI_GRIDS, readVolume, resample, type Volume } from '../../src/volume/index.js';
+
+/** AAL indices of two oracle targets ≥ 40 mm apart (57 mm): a Gaussian on one's neighbours does not cover the other. */
+export const HIPPOCAMPUS_L = 37;
+export const AMYGDALA_R = 42;
 
 export interface OracleWorld {
   atlas: Atlas;
@@ -64,9 +72,18 @@ export function weightsInLayout(
   return { weights: out, inputShape: layout === 'NCDHW' ? [1, ...spatial] : [...spatial, 1] };
 }
 
+/** Σ W·x over the world's volume (grid order). */
+export function weightedSum(w: OracleWorld, W: Float32Array): number {
+  let s = 0;
+  for (let o = 0; o < W.length; o++) s += W[o] * w.volume.data[o];
+  return s;
+}
+
 /**
- * A two-class linear oracle: P(class 1) = sigmoid(a·Σ W·x − b), with a and b set so that
- * P(class 1 | volume) = sigmoid(zAtVolume), by default ≈ 0.69.
+ * A linear oracle z = a·Σ W·x − b, with a = gain / Σ W·volume and b set so that z = zAtVolume
+ * on the world's volume: by default two logits [0, z], P(class 1 | volume) = sigmoid(0.8) ≈ 0.69;
+ * `output` 'one-logit' with zAtVolume 70 is a "predicted age" of 70. `spec` adds or overrides
+ * builder options (output names, extra outputs).
  */
 export function linearOracle(
   w: OracleWorld,
@@ -78,10 +95,11 @@ export function linearOracle(
     zAtVolume?: number;
     /** Declare the spatial dims symbolic (a model exported with dynamic axes). */
     symbolic?: boolean;
+    output?: OracleOutput;
+    spec?: Partial<LinearOracleSpec>;
   } = {},
 ): Uint8Array {
-  let s = 0;
-  for (let o = 0; o < W.length; o++) s += W[o] * w.volume.data[o];
+  const s = weightedSum(w, W);
   const gain = options.gain ?? 4;
   const z = options.zAtVolume ?? 0.8;
   const { weights, inputShape } = weightsInLayout(
@@ -96,8 +114,9 @@ export function linearOracle(
     weights,
     scale: gain / s,
     bias: gain - z,
-    output: 'two-logits',
+    output: options.output ?? 'two-logits',
     ...(options.symbolic && { declaredShape: symbolic }),
+    ...options.spec,
   });
 }
 

@@ -7,17 +7,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OptionError } from '../../src/errors.js';
 import { explain } from '../../src/explain/explain-volume.js';
-import { buildLinearOracle } from '../../src/model/index.js';
 import { applyAffine } from '../../src/volume/index.js';
 import {
+  AMYGDALA_R,
+  HIPPOCAMPUS_L,
+  linearOracle,
   oracleWorld,
   regionWeights,
-  weightsInLayout,
+  weightedSum,
   type OracleWorld,
 } from './oracle-fixtures.js';
 
-const HIPPOCAMPUS_L = 37;
-const AMYGDALA_R = 42;
 const SIGMA_MM = 10;
 
 let w: OracleWorld;
@@ -27,21 +27,12 @@ let dot: number;
 beforeAll(async () => {
   w = await oracleWorld();
   W = regionWeights(w, { [HIPPOCAMPUS_L]: 1, [AMYGDALA_R]: 1 });
-  dot = 0;
-  for (let o = 0; o < W.length; o++) dot += W[o] * w.volume.data[o];
+  dot = weightedSum(w, W);
 });
 
 /** y = a·Σ W·x − b with y(volume) = `valueAtVolume` and ∂y/∂(Σ W·x) = a = gain / dot. */
-function regression(output: 'one-logit' | 'one-probability', valueAtVolume: number, gain = 10) {
-  const { weights, inputShape } = weightsInLayout(W, w.volume.dims, 'NCDHW', 'xyz');
-  return buildLinearOracle({
-    inputShape,
-    weights,
-    scale: gain / dot,
-    bias: gain - valueAtVolume,
-    output,
-  });
-}
+const regression = (output: 'one-logit' | 'one-probability', valueAtVolume: number, gain = 10) =>
+  linearOracle(w, W, { output, zAtVolume: valueAtVolume, gain });
 
 describe("a regression read with activation 'identity'", () => {
   it('shadow Δ at every region is −a·Σ W·x·G, computed voxel by voxel', async () => {

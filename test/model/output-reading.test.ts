@@ -28,6 +28,14 @@ const zOf = (x: Float32Array, bias = 0.3) =>
   2 * x.reduce((s, v, i) => s + v * weights[i], 0) - bias;
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
+/** The oracle's z = 2·Σ W·x − 0.3 [N, 1] in a graph being built, for heads added by hand. */
+function oracleLogit(g: GraphBuilder): string {
+  g.input('input', ['N', ...SHAPE]);
+  const flat = g.node('Flatten', ['input'], { axis: 1 });
+  const dot = g.node('MatMul', [flat, g.floats('W', [K, 1], weights)]);
+  return g.node('Sub', [g.node('Mul', [dot, g.floats('a', [], [2])]), g.floats('b', [], [0.3])]);
+}
+
 async function predictBoth(bytes: Uint8Array, activation?: 'identity') {
   const c = await loadOnnxClassifier(bytes, { activation });
   const batch = new Float32Array(2 * K);
@@ -66,15 +74,7 @@ describe("activation 'auto'", () => {
 
   it('reads a clipped Sigmoid (torch.clamp(sigmoid(x), ε, 1 − ε)) as P(class 1)', async () => {
     const g = new GraphBuilder('clipped');
-    g.input('input', ['N', ...SHAPE]);
-    const flat = g.node('Flatten', ['input'], { axis: 1 });
-    const z = g.node('Sub', [
-      g.node('Mul', [
-        g.node('MatMul', [flat, g.floats('W', [K, 1], weights)]),
-        g.floats('a', [], [2]),
-      ]),
-      g.floats('b', [], [0.3]),
-    ]);
+    const z = oracleLogit(g);
     const p = g.node('Sigmoid', [z]);
     g.node('Clip', [p, g.floats('lo', [], [1e-7]), g.floats('hi', [], [1 - 1e-7])], {}, ['output']);
     g.output('output', ['N', 1]);
@@ -141,15 +141,7 @@ describe('which output holds the class scores', () => {
   /** A scikit-learn-like export: an int64 label first, then the probabilities. */
   function labelThenProbabilities(): Uint8Array {
     const g = new GraphBuilder('label_then_probabilities');
-    g.input('input', ['N', ...SHAPE]);
-    const flat = g.node('Flatten', ['input'], { axis: 1 });
-    const z = g.node('Sub', [
-      g.node('Mul', [
-        g.node('MatMul', [flat, g.floats('W', [K, 1], weights)]),
-        g.floats('a', [], [2]),
-      ]),
-      g.floats('b', [], [0.3]),
-    ]);
+    const z = oracleLogit(g);
     const logits = g.node('Mul', [z, g.floats('pick1', [1, 2], [0, 1])]);
     g.node('ArgMax', [logits], { axis: 1 }, ['label']);
     g.node('Softmax', [logits], { axis: 1 }, ['probabilities']);

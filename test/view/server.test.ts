@@ -31,13 +31,7 @@ import {
 } from '../../src/view/index.js';
 import { parseNifti } from '../../src/volume/index.js';
 import { TARGETS } from '../cohort/cohort-fixtures.js';
-import { buildLinearOracle } from '../../src/model/index.js';
-import {
-  linearOracle,
-  oracleWorld,
-  regionWeights,
-  weightsInLayout,
-} from '../explain/oracle-fixtures.js';
+import { linearOracle, oracleWorld, regionWeights } from '../explain/oracle-fixtures.js';
 import { CACHE_DIR, folderFingerprint, makeRunResults, type RunResults } from './fixtures.js';
 
 interface Reply {
@@ -372,18 +366,10 @@ describe('the manifest of a glas3d explain folder', () => {
     const w = await oracleWorld();
     const dir = await mkdtemp(join(tmpdir(), 'glas3d-view-explain-'));
     const volume = join(run.dir, 'cohort', 'sub-01.nii.gz');
-    const { weights, inputShape } = weightsInLayout(
-      regionWeights(w, { [TARGETS[0]]: 1 }),
-      w.volume.dims,
-      'NCDHW',
-      'xyz',
-    );
-    const model = buildLinearOracle({
-      inputShape,
-      weights,
-      scale: 1,
-      bias: -70,
+    // A "predicted age" of 70 on the template (the subject is a noisy copy of it).
+    const model = linearOracle(w, regionWeights(w, { [TARGETS[0]]: 1 }), {
       output: 'one-logit',
+      zAtVolume: 70,
     });
     const explanation = await explain(volume, {
       model,
@@ -396,7 +382,7 @@ describe('the manifest of a glas3d explain folder', () => {
     await writeExplanation(dir, explanation, { volume });
     const subject = (await buildManifest(dir)).manifest.subjects[0];
     expect(subject.rawOutput).toBe(true);
-    expect(subject.probability).toBeGreaterThan(70);
+    expect(subject.probability).toBeCloseTo(70, 0);
     expect(subject.warnings).toBeUndefined();
 
     // The same model read as a logit saturates: the flat warning reaches the viewer's notes.
