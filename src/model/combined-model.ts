@@ -349,6 +349,7 @@ async function loadInGraphClassifierFrom(
     );
   const combined = await prepareCombinedModel(source.model, {
     sampleShape: plain.inputShape,
+    feedShape: plain.feedShape,
     gridAxes,
     inputName: plain.inputName,
     outputName: plain.outputName,

@@ -234,6 +234,10 @@ function sampleShapeFromGrid(
   const grid = options.dataGrid;
   if (!grid || !sample || !sample.some(isSymbolic)) return undefined;
   const declared = formatShape(input.shape);
+  if (sample.length === 3 && grid.dims.length === 3 && grid.channels === 1 && !options.layout) {
+    // [N,D,H,W]: a volume model without a channel axis.
+    return (options.axes ?? 'xyz') === 'xyz' ? [...grid.dims] : [...grid.dims].reverse();
+  }
   if (sample.length !== grid.dims.length + 1)
     throw new ModelError(
       `model ${modelName} input '${input.name}' ${declared} does not take ${grid.dims.length}-D data of ${grid.dims.join('×')}`,
@@ -257,7 +261,20 @@ function sampleShapeFromGrid(
   return channelsFirst ? [grid.channels, ...spatial] : [...spatial, grid.channels];
 }
 
-/** Pick the output to read: by name, or the first. */
+/**
+ * Whether a rank-3 sample is a volume without a channel axis ([N,D,H,W]) rather than an image
+ * ([N,C,H,W] or [N,H,W,C]): the data is a volume, no layout was given, and the sample is the
+ * volume's grid (either axis order) or has no channel-like end (1 or 3) an image would have.
+ */
+function isChannellessVolume(sample: readonly number[], options: OnnxClassifierOptions): boolean {
+  const grid = options.dataGrid;
+  if (sample.length !== 3 || options.layout || grid?.dims.length !== 3 || grid.channels !== 1)
+    return false;
+  const isGrid = (order: readonly number[]) => order.every((d, i) => d === sample[i]);
+  const imageLike = [sample[0], sample[2]].some((d) => d === 1 || d === 3);
+  return isGrid(grid.dims) || isGrid([...grid.dims].reverse()) || !imageLike;
+}
+
 const isFloat = (o: TensorIo) => o.type === 'float32' || o.type === 'float64';
 
 /** "'embedding' float32 [N,32], 'logits' float32 [N,2]". */
@@ -331,8 +348,14 @@ export class OnnxClassifier implements Classifier {
   /** Model path, or the modelName option for bytes; used in messages. */
   readonly modelName: string;
   readonly inputName: string;
-  /** Sample shape without batch, in the model's memory order. */
+  /** Sample shape without batch, in the model's memory order (with a channel axis). */
   readonly inputShape: readonly number[];
+  /**
+   * The sample shape the model's input declares (batch excluded): inputShape, or inputShape
+   * less its channel axis for a volume model that takes none ([N,D,H,W]). The memory order is
+   * the same, so only the shape given to onnxruntime differs.
+   */
+  readonly feedShape: readonly number[];
   /** Layout and axis order; undefined for inputs that are not images or volumes (e.g. [N, K]). */
   readonly layout: Layout | undefined;
   readonly axes: AxisOrder | undefined;
@@ -365,6 +388,7 @@ export class OnnxClassifier implements Classifier {
     modelName: string;
     inputName: string;
     inputShape: number[];
+    feedShape: number[];
     layout: Layout | undefined;
     axes: AxisOrder | undefined;
     gridAxes: GridAxes | undefined;
@@ -382,6 +406,7 @@ export class OnnxClassifier implements Classifier {
     this.modelName = init.modelName;
     this.inputName = init.inputName;
     this.inputShape = init.inputShape;
+    this.feedShape = init.feedShape;
     this.layout = init.layout;
     this.axes = init.axes;
     this.gridAxes = init.gridAxes;
@@ -405,8 +430,8 @@ export class OnnxClassifier implements Classifier {
     return {
       name: this.modelName,
       inputName: this.inputName,
-      inputShape: [...this.inputShape],
-      layout: this.layout,
+      inputShape: [...this.feedShape],
+      layout: this.feedShape.length < this.inputShape.length ? 'NDHW' : this.layout,
       axes: this.axes,
       outputName: this.outputName,
       activation: this.activation,
@@ -504,7 +529,7 @@ export class OnnxClassifier implements Classifier {
     data: Float32Array,
     rows: number,
   ): Promise<ArrayLike<number>> {
-    const shape = [rows, ...this.inputShape];
+    const shape = [rows, ...this.feedShape];
     let out: ort.Tensor;
     try {
       const result = await session.run(
@@ -650,28 +675,17 @@ async function describe(
     throw new ModelError(
       `model ${modelName} input '${input.name}' is ${input.type}; glas3d feeds float32 — export the model with a float32 input`,
     );
-  const inputShape = resolveSampleShape(
+  const feedShape = resolveSampleShape(
     input,
     modelName,
     options.inputShape ?? sampleShapeFromGrid(input, modelName, options),
   );
+  // A volume model without a channel axis is fed as NCDHW with one channel: the same memory.
+  const inputShape = isChannellessVolume(feedShape, options) ? [1, ...feedShape] : feedShape;
 
   let layout: Layout | undefined;
   let axes: AxisOrder | undefined;
   let gridAxes: GridAxes | undefined;
-  // A sample that is the volume's grid itself (either axis order) is a volume with no channel
-  // axis; any other rank-3 sample is an image model and gets the image messages below.
-  const grid = options.dataGrid?.dims;
-  const isGrid = (order: readonly number[]) => order.every((d, i) => d === inputShape[i]);
-  if (
-    grid?.length === 3 &&
-    inputShape.length === 3 &&
-    !options.layout &&
-    (isGrid(grid) || isGrid([...grid].reverse()))
-  )
-    throw new ModelError(
-      `model ${modelName} takes samples of shape [${inputShape}], a volume without a channel axis: glas3d feeds volumes as [N,1,D,H,W] (NCDHW) or [N,D,H,W,1] (NDHWC); export the model with a channel axis (e.g. x.unsqueeze(1) before its first Conv3d)`,
-    );
   if (inputShape.length === 3 || inputShape.length === 4) {
     try {
       layout = options.layout ?? inferLayout(inputShape);
@@ -695,7 +709,7 @@ async function describe(
   const outputColumns = await outputColumnsOf(
     session,
     output,
-    { name: input.name, shape: inputShape },
+    { name: input.name, shape: feedShape },
     fixedBatch ?? 1,
     modelName,
   );
@@ -719,6 +733,7 @@ async function describe(
     modelName,
     inputName: input.name,
     inputShape,
+    feedShape,
     layout,
     axes,
     gridAxes,

@@ -259,6 +259,11 @@ export interface CombineOptions {
   readonly sampleShape: readonly number[];
   /** For each grid axis the sample-tensor axis that holds it. */
   readonly gridAxes: readonly number[];
+  /**
+   * The sample shape the model input takes, when it is sampleShape less axes of size 1 (a volume
+   * model without a channel axis): the perturbed batch is reshaped to it. Default sampleShape.
+   */
+  readonly feedShape?: readonly number[];
   /** The model input to feed (default: its only input). */
   readonly inputName?: string;
   /** The model output to keep (default: its first). */
@@ -379,9 +384,15 @@ export function combineWithPerturbation(
   const declared = dimsOf(input);
   const batchDim = declared?.[0];
   const fixedBatch = typeof batchDim === 'number' && batchDim > 0 ? batchDim : undefined;
-  if (declared && declared.length !== options.sampleShape.length + 1)
+  const feedShape = options.feedShape ?? options.sampleShape;
+  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  if (size(feedShape) !== size(options.sampleShape))
+    throw new OptionError(
+      `feed shape [${feedShape}] does not hold the sample [${options.sampleShape}]`,
+    );
+  if (declared && declared.length !== feedShape.length + 1)
     throw new ModelError(
-      `${modelName} input '${input.name}' has rank ${declared.length}; the sample [${options.sampleShape}] needs rank ${options.sampleShape.length + 1} with the batch axis`,
+      `${modelName} input '${input.name}' has rank ${declared.length}; the sample [${feedShape}] needs rank ${feedShape.length + 1} with the batch axis`,
     );
 
   // Our graph, then every name of it under a prefix that no user name starts with.
@@ -390,6 +401,7 @@ export function combineWithPerturbation(
   while ([...used].some((n) => n.startsWith(prefix))) prefix = `_${prefix}`;
   const ours = new GraphBuilder('glas3d_perturbation');
   const placeholder = 'perturbed';
+  const reshaped = feedShape.length !== options.sampleShape.length;
   addPerturbationNodes(
     ours,
     {
@@ -397,8 +409,12 @@ export function combineWithPerturbation(
       gridAxes: options.gridAxes,
       batch: fixedBatch ?? 'B',
     },
-    placeholder,
+    reshaped ? 'perturbed_sample' : placeholder,
   );
+  if (reshaped)
+    ours.node('Reshape', ['perturbed_sample', ours.int64s('feed_shape', [-1, ...feedShape])], {}, [
+      placeholder,
+    ]);
   const ourGraph = onnx.ModelProto.decode(ours.toBytes()).graph!;
   const rename = (n: string) => (n === placeholder ? input.name! : n ? prefix + n : n);
   const chunks: Uint8Array[] = [];
@@ -527,6 +543,11 @@ export async function prepareCombinedModel(
     v: PERTURBATION_GRAPH_VERSION,
     sampleShape: options.sampleShape,
     gridAxes: options.gridAxes,
+    // Only when it differs, so the keys of models with a channel axis stay as they were.
+    ...(options.feedShape &&
+      options.feedShape.length !== options.sampleShape.length && {
+        feedShape: options.feedShape,
+      }),
     inputName: options.inputName ?? null,
     outputName: options.outputName ?? null,
   };

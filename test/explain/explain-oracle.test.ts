@@ -132,6 +132,41 @@ describe('layout and axis order', () => {
     }
   });
 
+  it('a volume model without a channel axis ([N,D,H,W], fixed or symbolic) is fed the same voxels', async () => {
+    const common = { atlas: w.atlas, sigmaMm: [10], baseline: 'zero' as const };
+    for (const axes of ['xyz', 'zyx'] as const) {
+      const withChannel = await explain(w.volume, {
+        ...common,
+        model: linearOracle(w, W(), { axes }),
+        modelOptions: { axes },
+      });
+      for (const symbolic of [false, true]) {
+        const e = await explain(w.volume, {
+          ...common,
+          model: linearOracle(w, W(), { layout: 'NDHW', axes, symbolic }),
+          modelOptions: { axes },
+        });
+        const spatial = axes === 'xyz' ? w.volume.dims : [...w.volume.dims].reverse();
+        expect(e.model.inputShape).toEqual(spatial);
+        expect(e.model.layout).toBe('NDHW');
+        // One memory order, one sum: the same numbers to the bit.
+        expect(e.probability).toBe(withChannel.probability);
+        expect(e.maps[0].saliency.data).toEqual(withChannel.maps[0].saliency.data);
+      }
+    }
+    // In the graph: the perturbed batch is reshaped to the model's rank.
+    const host = await explain(w.volume, { ...common, model: linearOracle(w, W()) });
+    const device = await explain(w.volume, {
+      ...common,
+      model: linearOracle(w, W(), { layout: 'NDHW' }),
+      perturbation: 'device',
+    });
+    expect(device.perturbation).toBe('device');
+    const byIndex = new Map(host.maps[0].regions.map((r) => [r.index, r]));
+    for (const r of device.maps[0].regions)
+      expect(Math.abs(r.shadowDelta - byIndex.get(r.index)!.shadowDelta)).toBeLessThan(1e-6);
+  });
+
   it('a volume of the MNI 2 mm size stored RAS (not LAS) is explained as stored, with a warning', async () => {
     const [nx, ny, nz] = w.volume.dims;
     const data = new Float32Array(w.volume.data.length);

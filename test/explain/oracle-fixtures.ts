@@ -45,13 +45,14 @@ export function regionWeights(w: OracleWorld, regions: Record<number, number>): 
   return W;
 }
 
-export type OracleLayout = 'NCDHW' | 'NDHWC';
+/** 'NDHW': a volume model without a channel axis. */
+export type OracleLayout = 'NCDHW' | 'NDHWC' | 'NDHW';
 export type OracleAxes = 'xyz' | 'zyx';
 
 /**
  * The grid-order weights written in a model's memory order, by plain nested loops:
  * 'xyz' → tensor [x][y][z] (z fastest), 'zyx' → [z][y][x] (x fastest); one channel, so NCDHW
- * and NDHWC differ only in where the channel axis of size 1 sits.
+ * and NDHWC differ only in where the channel axis of size 1 sits (NDHW has none).
  */
 export function weightsInLayout(
   W: Float32Array,
@@ -69,7 +70,9 @@ export function weightsInLayout(
         out[t] = W[g];
       }
   const spatial = axes === 'xyz' ? [nx, ny, nz] : [nz, ny, nx];
-  return { weights: out, inputShape: layout === 'NCDHW' ? [1, ...spatial] : [...spatial, 1] };
+  const inputShape =
+    layout === 'NCDHW' ? [1, ...spatial] : layout === 'NDHWC' ? [...spatial, 1] : spatial;
+  return { weights: out, inputShape };
 }
 
 /** Σ W·x over the world's volume (grid order). */
