@@ -24,9 +24,10 @@ export interface Region {
   centreMm: Vec3;
   /** Centre of mass in continuous voxel coordinates. */
   centreVoxel: Vec3;
-  /** A point inside the region: the centre when its voxel carries the label, else the
-   *  region's voxel nearest (in mm) to the centre. */
+  /** A point inside the region: the centre of mass itself when the voxel holding it carries
+   *  the label, else the region's voxel nearest (in mm) to the centre. */
   searchPointMm: Vec3;
+  /** The search point in continuous voxel coordinates (whole numbers for a nearest voxel). */
   searchPointVoxel: [number, number, number];
   /** Whether the voxel nearest the centre of mass carries this region's label. */
   centreInside: boolean;
@@ -128,8 +129,10 @@ function regionsFromCensus(
       volumeMm3: voxels * voxelMm3,
       centreMm,
       centreVoxel,
-      searchPointMm: applyAffine(a, near),
-      searchPointVoxel: near,
+      // The centre itself, not its voxel: snapping would move it by up to half a voxel, and
+      // a centre halfway between voxels would snap differently in LAS and RAS storage.
+      searchPointMm: centreMm,
+      searchPointVoxel: [...centreVoxel],
       centreInside,
     });
   }

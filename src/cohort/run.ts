@@ -152,6 +152,9 @@ export interface RunSummary {
 
 export const GLAS3D_VERSION = await packageVersion();
 
+/** The search-point rule of src/atlas/atlas.ts, as run.json records it. */
+export const SEARCH_POINT_RULE = 'centre of mass, else the nearest region voxel';
+
 async function packageVersion(): Promise<string> {
   try {
     const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
@@ -184,6 +187,11 @@ export interface RunSettings {
     dequantized?: true;
   };
   atlas: { name: string; labels: string; names?: string };
+  /**
+   * Where each region's search point sits (Region.searchPointMm). In the fingerprint so that a
+   * rerun does not mix in subjects explained under the earlier rule (the centre's voxel).
+   */
+  searchPoints: typeof SEARCH_POINT_RULE;
   grid: Grid;
   sigmaMm: number[];
   mode: GlasMode;
@@ -331,6 +339,7 @@ async function runWith(
       ...(classifier.dequantized && { dequantized: true as const }),
     },
     atlas: { name: atlas.name, labels: atlas.source.labels, names: atlas.source.names },
+    searchPoints: SEARCH_POINT_RULE,
     grid,
     sigmaMm: options.sigmaMm ?? [DEFAULT_SIGMA_MM],
     mode: options.mode ?? 'fusion',

@@ -73,10 +73,16 @@ describe('AAL (atlases/aal)', () => {
     ]);
     const [nx, ny] = atlas.labels.dims;
     for (const r of atlas.regions) {
-      const [i, j, k] = r.searchPointVoxel;
+      const [i, j, k] = r.searchPointVoxel.map(Math.round);
       expect(atlas.labels.data[i + nx * (j + ny * k)], r.name).toBe(r.index);
-      within(r.searchPointMm, [i - 90, j - 125, k - 71], 1e-9);
-      if (r.centreInside) within(r.searchPointMm, r.centreMm, Math.sqrt(3) / 2 + 1e-9);
+      within(
+        r.searchPointMm,
+        r.searchPointVoxel.map((v, a) => v - [90, 125, 71][a]),
+        1e-9,
+      );
+      // Inside: the centre of mass itself (not its voxel); outside: a whole voxel of the region.
+      if (r.centreInside) within(r.searchPointMm, r.centreMm, 1e-9);
+      else expect(r.searchPointVoxel.every(Number.isInteger)).toBe(true);
     }
   });
 
@@ -126,7 +132,7 @@ describe('AAL (atlases/aal)', () => {
       // 8 mm³ per voxel now; the volume stays within 15% of the 1 mm count.
       expect(r.volumeMm3).toBe(r.voxels * 8);
       expect(Math.abs(r.volumeMm3 - before.volumeMm3) / before.volumeMm3).toBeLessThan(0.15);
-      const [i, j, k] = r.searchPointVoxel;
+      const [i, j, k] = r.searchPointVoxel.map(Math.round);
       expect(moved.labels.data[i + nx * (j + ny * k)]).toBe(r.index);
     }
     expect(atlasOnGrid(atlas, MNI_GRIDS.colin1mm)).toBe(atlas);

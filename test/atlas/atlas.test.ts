@@ -69,12 +69,45 @@ describe('atlasFromVolume on a synthetic atlas (LAS, 2 × 2.5 × 3 mm voxels)', 
     expectVec(l.searchPointMm, [10, 7.5, 22]);
   });
 
-  it('every search point carries its own label', () => {
+  it('every search point lies in its own region (the voxel holding it carries the label)', () => {
     const [nx, ny] = atlas.labels.dims;
     for (const r of atlas.regions) {
-      const [i, j, k] = r.searchPointVoxel;
+      const [i, j, k] = r.searchPointVoxel.map(Math.round);
       expect(atlas.labels.data[i + nx * (j + ny * k)]).toBe(r.index);
     }
+  });
+
+  it('search points are the same world points whatever the storage order (LAS, RAS, y flipped)', () => {
+    // Middle's and Thing_R's centres lie halfway between voxels: a search point snapped to a
+    // voxel would move by a voxel when an axis is flipped.
+    const labels = syntheticLabels();
+    const [nx, ny, nz] = labels.dims;
+    const flipped = (axis: 0 | 1) => {
+      const data = new Float32Array(labels.data.length);
+      for (let k = 0; k < nz; k++)
+        for (let j = 0; j < ny; j++)
+          for (let i = 0; i < nx; i++) {
+            const [fi, fj] = axis === 0 ? [nx - 1 - i, j] : [i, ny - 1 - j];
+            data[fi + nx * (fj + ny * k)] = labels.data[i + nx * (j + ny * k)];
+          }
+      // Voxel f = n − 1 − v sits where v did: column `axis` negated, origin moved to v = n − 1.
+      const affine = labels.affine.map((row) => {
+        const r = [...row];
+        r[3] += r[axis] * (labels.dims[axis] - 1);
+        r[axis] = -r[axis];
+        return r;
+      });
+      return { dims: labels.dims, affine, data };
+    };
+    for (const axis of [0, 1] as const) {
+      const other = atlasFromVolume(flipped(axis), NAMES);
+      for (const r of atlas.regions) {
+        const o = byIndex(other.regions, r.index);
+        expectVec(o.centreMm, r.centreMm, 1e-9);
+        expectVec(o.searchPointMm, r.searchPointMm, 1e-9);
+      }
+    }
+    expectVec(byIndex(atlas.regions, 3).searchPointMm, [0, 3.75, 5.5]);
   });
 
   it('drops names without voxels, with a note naming them', () => {
