@@ -1,7 +1,8 @@
 /**
  * Cohort-level outputs, computed from the per-subject files alone (so a single run, a resumed
  * run and merged shards give the same bytes): the ranked `regions.csv` with bootstrap CIs (and,
- * with a control group, permutation p and FDR q), and the cohort saliency map per σ — the
+ * with a control group, each region's share of the evidence in both groups, their difference,
+ * permutation p and FDR q), and the cohort saliency map per σ — the
  * subjects' maps, each divided by its own maximum, summed and normalized to a maximum of 1
  * (appendix A of the paper: "linearly integrated and normalized").
  */
@@ -10,7 +11,13 @@ import { RANKED_REGION_COLUMNS } from '../report/explanation-files.js';
 import { formatDelimited, type Cell } from '../report/table.js';
 import { readVolume, writeFileAtomic, writeVolume, type Volume } from '../volume/index.js';
 import { cohortMapPath, readSubjectRegions, subjectMapPath, type Group } from './derivatives.js';
-import { aggregateRegions, benjaminiHochberg, normalizeToMax, permutationTest } from './stats.js';
+import {
+  aggregateRegions,
+  benjaminiHochberg,
+  normalizeToMax,
+  permutationTest,
+  shareOfTotal,
+} from './stats.js';
 import { join } from 'node:path';
 
 export interface CohortRegionRow {
@@ -26,7 +33,15 @@ export interface CohortRegionRow {
   top10Fraction: number;
   centreMm: [number, number, number];
   n: number;
-  control?: { score: number; difference: number; p: number; q: number; n: number };
+  /** With a control group: mean shares of the subjects' evidence (shareOfTotal), share − controlShare. */
+  control?: {
+    share: number;
+    controlShare: number;
+    difference: number;
+    p: number;
+    q: number;
+    n: number;
+  };
 }
 
 export interface CohortOutputsOptions {
@@ -50,10 +65,10 @@ export const COHORT_REGION_COLUMNS = [
   'centre_z_mm',
   'n_subjects',
 ];
-const CONTROL_COLUMNS = ['control_score', 'difference', 'p', 'q', 'n_control'];
+const CONTROL_COLUMNS = ['share', 'control_share', 'difference', 'p', 'q', 'n_control'];
 
-/** Per σ: each subject's region scores (atlas order), normalized to the subject's maximum. */
-async function normalizedScores(
+/** Per σ: each subject's region scores (atlas order), raw. */
+async function subjectScores(
   out: string,
   ids: readonly string[],
   group: Group,
@@ -69,7 +84,7 @@ async function normalizedScores(
       const slot = order.get(r.index);
       if (slot !== undefined) raw[slot] = r.score;
     }
-    result.push(normalizeToMax(raw));
+    result.push(raw);
   }
   return result;
 }
@@ -90,22 +105,29 @@ export async function writeCohortOutputs(
   };
   for (const sigmaMm of options.sigmaMm) {
     if (options.cohort.length === 0) break;
-    const cohort = await normalizedScores(out, options.cohort, 'cohort', atlas, sigmaMm);
-    const aggregate = aggregateRegions(cohort, {
+    const cohort = await subjectScores(out, options.cohort, 'cohort', atlas, sigmaMm);
+    // The ranking: each subject's scores divided by its maximum (every subject weighs the same).
+    const aggregate = aggregateRegions(cohort.map(normalizeToMax), {
       bootstrap: options.bootstrap,
       seed: options.seed,
     });
     let control: CohortRegionRow['control'][] | undefined;
     if (options.control.length > 0) {
-      const ctrl = await normalizedScores(out, options.control, 'control', atlas, sigmaMm);
-      const ctrlMean = aggregateRegions(ctrl, { bootstrap: 1, seed: options.seed });
-      const test = permutationTest(cohort, ctrl, {
+      // The comparison: shares of each subject's evidence, which pin no region (shareOfTotal).
+      const shares = cohort.map(shareOfTotal);
+      const ctrl = (await subjectScores(out, options.control, 'control', atlas, sigmaMm)).map(
+        shareOfTotal,
+      );
+      const test = permutationTest(shares, ctrl, {
         permutations: options.permutations,
         seed: options.seed,
       });
       const q = benjaminiHochberg(test.p);
+      const mean = (group: Float64Array[], i: number) =>
+        group.reduce((s, subject) => s + subject[i], 0) / group.length;
       control = atlas.regions.map((_, i) => ({
-        score: ctrlMean[i].mean,
+        share: mean(shares, i),
+        controlShare: mean(ctrl, i),
         difference: test.difference[i],
         p: test.p[i],
         q: q[i],
@@ -160,7 +182,14 @@ export async function writeCohortOutputs(
       ...r.centreMm.map((v) => Number(v.toFixed(2))),
       r.n,
       ...(withControl && r.control
-        ? [r.control.score, r.control.difference, r.control.p, r.control.q, r.control.n]
+        ? [
+            r.control.share,
+            r.control.controlShare,
+            r.control.difference,
+            r.control.p,
+            r.control.q,
+            r.control.n,
+          ]
         : []),
     ]);
   }

@@ -72,6 +72,28 @@ export function normalizeToMax(scores: ArrayLike<number>): Float64Array {
 }
 
 /**
+ * A subject's scores divided by their sum: each region's share of the subject's evidence (the
+ * shares sum to 1). What the group comparison compares: unlike `normalizeToMax`, it pins no
+ * region, so a region that is every subject's strongest can still differ between groups (by the
+ * maximum it would be 1 in every subject, its difference 0 and p 1 by construction). A subject
+ * whose sum is ≤ 0 gives all zeros; a NaN or infinite score throws, as in normalizeToMax.
+ */
+export function shareOfTotal(scores: ArrayLike<number>): Float64Array {
+  let sum = 0;
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i];
+    if (!Number.isFinite(s)) {
+      throw new Glas3dError(`region score at index ${i} is ${s}: scores must be finite numbers`);
+    }
+    sum += s;
+  }
+  const out = new Float64Array(scores.length);
+  if (!(sum > 0)) return out;
+  for (let i = 0; i < scores.length; i++) out[i] = scores[i] / sum;
+  return out;
+}
+
+/**
  * Ranks of scores, 1 = highest. Equal scores are ranked by region order (the earlier region gets
  * the better rank), so ranks are always a permutation of 1..length. NaN ranks below every number.
  */

@@ -9,6 +9,14 @@ export function formatNumber(x: number, digits = 6): string {
   return String(Number(x.toPrecision(digits)));
 }
 
+/** A difference of two shares (fractions) in percentage points, signed: 0.0125 → "+1.25 pp". */
+export function percentPoints(difference: number, decimals = 2): string {
+  if (!Number.isFinite(difference)) return '';
+  const s = (100 * difference).toFixed(decimals);
+  const zero = /^-?0\.?0*$/.test(s);
+  return `${zero ? s.replace('-', '') : difference > 0 ? `+${s}` : s} pp`;
+}
+
 /** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
 export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;

@@ -28,7 +28,10 @@ export interface ViewRegionRow {
   ciHigh?: number;
   top10Fraction?: number;
   nSubjects?: number;
-  controlScore?: number;
+  /** With a control group: the region's mean share of each subject's evidence, in both groups. */
+  share?: number;
+  controlShare?: number;
+  /** share − controlShare. */
   difference?: number;
   p?: number;
   q?: number;

@@ -221,7 +221,7 @@ describe('bad subjects', () => {
 });
 
 describe('a control group', () => {
-  it('adds control score, difference, permutation p and FDR q columns', async () => {
+  it('adds both groups’ shares of the evidence, their difference, permutation p and FDR q', async () => {
     const out = join(fx.dir, 'with-control');
     // Controls: two of the cohort's own scans.
     const control = join(fx.dir, 'control');
@@ -237,8 +237,16 @@ describe('a control group', () => {
       expect(Number(row.p)).toBeLessThanOrEqual(1);
       expect(Number(row.q)).toBeGreaterThanOrEqual(Number(row.p) - 1e-12);
       expect(Number(row.n_control)).toBe(2);
+      expect(Number(row.difference)).toBeCloseTo(Number(row.share) - Number(row.control_share), 5);
     }
-    expect(r.stdout).toMatch(/Δ vs control/);
+    // Shares of each subject's evidence: per σ, both columns sum to 1 over the regions.
+    for (const sigma of new Set(rows.map((row) => row.sigma_mm))) {
+      const forSigma = rows.filter((row) => row.sigma_mm === sigma);
+      for (const column of ['share', 'control_share'])
+        expect(forSigma.reduce((s, row) => s + Number(row[column]), 0)).toBeCloseTo(1, 4);
+    }
+    expect(r.stdout).toMatch(/Δ share vs control/);
+    expect(r.stdout).toMatch(/[+-]?\d+\.\d\d pp/);
   });
 });
 

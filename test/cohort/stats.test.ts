@@ -5,6 +5,7 @@ import {
   normalizeToMax,
   permutationTest,
   rankRegions,
+  shareOfTotal,
 } from '../../src/cohort/stats.js';
 import { Glas3dError, OptionError } from '../../src/errors.js';
 import { mulberry32, normalSampler } from '../../src/model/prng.js';
@@ -53,6 +54,29 @@ describe('normalizeToMax', () => {
     expect(() => normalizeToMax([1, NaN, 2])).toThrow(Glas3dError);
     expect(() => normalizeToMax([1, Infinity])).toThrow(/index 1 is Infinity/);
     expect(() => normalizeToMax([-Infinity, 1])).toThrow(Glas3dError);
+  });
+});
+
+describe('shareOfTotal', () => {
+  it('divides by the sum; zeros for a sum ≤ 0; throws on NaN', () => {
+    expect([...shareOfTotal([2, 4, 2])]).toEqual([0.25, 0.5, 0.25]);
+    expect([...shareOfTotal([0, 0])]).toEqual([0, 0]);
+    expect(() => shareOfTotal([1, NaN])).toThrow(/index 1 is NaN/);
+  });
+
+  it('a region that is every subject’s strongest still differs between groups (by max it cannot)', () => {
+    // Region 0 is the top region of all 16 subjects; in the first group it holds 10 of 12 units of
+    // evidence (83%), in the second 3 of 5 (60%).
+    const next = normalSampler(4);
+    const subject = (top: number) => [top + 0.1 * next(), 1 + 0.1 * next(), 1 + 0.1 * next()];
+    const a = Array.from({ length: 8 }, () => subject(10));
+    const b = Array.from({ length: 8 }, () => subject(3));
+    const byMax = permutationTest(a.map(normalizeToMax), b.map(normalizeToMax));
+    expect(byMax.difference[0]).toBe(0);
+    expect(byMax.p[0]).toBe(1);
+    const byShare = permutationTest(a.map(shareOfTotal), b.map(shareOfTotal));
+    expect(byShare.difference[0]).toBeCloseTo(10 / 12 - 3 / 5, 1);
+    expect(byShare.p[0]).toBeLessThan(0.001);
   });
 });
 

@@ -1,4 +1,5 @@
 /** The ranked region table and the bar chart of the top regions (plain DOM and SVG). */
+import { percentPoints } from '../../src/report/table.js';
 import type { ViewRegionRow } from '../../src/view/manifest-types.js';
 
 export const fmt = (x: number | undefined, digits = 3): string =>
@@ -42,9 +43,10 @@ const COLUMNS: Column[] = [
     present: has('top10Fraction'),
   },
   {
-    head: 'Δ ctrl',
-    title: 'score minus the control group’s score',
-    cell: (r) => fmt(r.difference, 2),
+    head: 'Δ share',
+    title:
+      'the region’s share of each subject’s evidence (scores divided by their sum): cohort mean minus control mean, in percentage points',
+    cell: (r) => (r.difference === undefined ? '' : percentPoints(r.difference)),
     present: has('difference'),
   },
   { head: 'p', title: 'permutation p', cell: (r) => fmt(r.p, 2), present: has('p') },

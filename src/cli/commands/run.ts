@@ -7,6 +7,7 @@ import type { CohortRegionRow } from '../../cohort/cohort-outputs.js';
 import { Glas3dError } from '../../errors.js';
 import { DEVICE_CHOICES, LAYOUTS, type DeviceChoice } from '../../model/index.js';
 import { fixed, formatTable, num, responseNumber } from '../format.js';
+import { percentPoints } from '../../report/table.js';
 import type { CliIo } from '../io.js';
 import { checkOutDir } from '../out-dir.js';
 import {
@@ -218,7 +219,7 @@ export function printSummary(
           'score',
           '95% CI',
           'top-10',
-          ...(withControl ? ['Δ vs control', 'p', 'q'] : []),
+          ...(withControl ? ['Δ share vs control', 'p', 'q'] : []),
         ],
         top.map((r) => [
           String(r.rank),
@@ -228,7 +229,7 @@ export function printSummary(
           `${fixed(r.ciLow, 3)}–${fixed(r.ciHigh, 3)}`,
           `${Math.round(100 * r.top10Fraction)}%`,
           ...(r.control
-            ? [fixed(r.control.difference, 3), num(r.control.p, 4), num(r.control.q, 4)]
+            ? [percentPoints(r.control.difference), num(r.control.p, 4), num(r.control.q, 4)]
             : []),
         ]),
         ['right', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
