@@ -88,10 +88,11 @@ export function checkProbabilities(
   responses: ResponseKind = 'probabilities',
 ): void {
   const noun = responses === 'values' ? 'values' : 'probabilities';
-  if (!p || typeof p.length !== 'number' || p.length < n * classes) {
+  // Exactly n rows: a model with more columns than its `classes` would be read misaligned.
+  if (!p || typeof p.length !== 'number' || p.length !== n * classes) {
     throw new ModelError(
       `Model returned ${p?.length ?? 'no'} values for ${n} sample(s) of ${classes} classes; ` +
-        `expected ${n * classes} ${noun}.`,
+        `expected ${n * classes} ${noun} (${classes} per sample).`,
     );
   }
   const low = responses === 'values' ? -Infinity : -PROBABILITY_TOLERANCE;

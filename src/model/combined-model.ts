@@ -35,6 +35,7 @@ import {
 import { onDevice, type DeviceChoice } from './device-auto.js';
 import type { GridAxes } from './layout.js';
 import {
+  batchDependenceError,
   cpuCount,
   errorText,
   loadOnnxClassifierFrom,
@@ -103,6 +104,8 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
   private state: SampleState | undefined;
   private outputColumns: number | undefined;
   private readonly probabilities: ProbabilityRows;
+  private batchChecked = false;
+  private batchDependence: ModelError | undefined;
 
   /** Use loadInGraphClassifier. */
   constructor(init: {
@@ -258,7 +261,26 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
         `model ${this.modelName} output '${output}' has shape [${out.dims}] for ${count} samples; expected ${this.outputColumns} values per sample`,
       );
     }
-    return this.probabilities.of(out.data as Float32Array | Float64Array, n, columns);
+    const result = this.probabilities.of(out.data as Float32Array | Float64Array, n, columns);
+    if (n >= 2) await this.checkBatchIndependence(rows, result);
+    return result;
+  }
+
+  /** OnnxClassifier's check (row 0 alone must answer as in the batch), on rows. */
+  private async checkBatchIndependence(
+    rows: PerturbationRows,
+    batched: Float32Array,
+  ): Promise<void> {
+    if (this.batchDependence) throw this.batchDependence;
+    if (this.batchChecked) return;
+    const rank = this.gridAxes.length;
+    let same = rows.sigmas[0] === rows.sigmas[1] && rows.kinds[0] === rows.kinds[1];
+    for (let a = 0; a < rank && same; a++) same = rows.centres[a] === rows.centres[rank + a];
+    if (same) return; // a probe's identical rows cannot tell
+    this.batchChecked = true;
+    const alone = await this.predictPerturbed(rows, 1);
+    this.batchDependence = batchDependenceError(this, batched, alone, this.combined.fixedBatch);
+    if (this.batchDependence) throw this.batchDependence;
   }
 
   /** Release the session; predictions fail afterwards. */

@@ -90,6 +90,15 @@ describe('errors', () => {
       predict: async (_b, n) => new Float32Array(n * 3).fill(4),
     };
     await expect(runGlas(logits, input, options)).rejects.toThrow(/not a probability/);
+    // Three classes' worth of columns from a model that declares two: rows would be misread.
+    const wide: Classifier = {
+      ...classifier,
+      classes: 2,
+      predict: async (_b, n) => new Float32Array(n * 3).fill(1 / 3),
+    };
+    await expect(runGlas(wide, input, options)).rejects.toThrow(
+      /returned 3 values for 1 sample\(s\) of 2 classes; expected 2 probabilities \(2 per sample\)/,
+    );
     const noBatch: Classifier = { ...classifier, batchSize: 0 };
     await expect(runGlas(noBatch, input, options)).rejects.toThrow(ModelError);
   });

@@ -384,6 +384,70 @@ describe('combining with a user model', () => {
   });
 });
 
+describe('a model whose answer depends on the other samples in the batch', () => {
+  // x / max(x) over the whole batch tensor, then a linear logit: each row's answer depends on
+  // the largest value anywhere in the batch (research code that calls torch.max(x) with no dim).
+  const shape = [1, 4, 5, 6];
+  const k = product(shape);
+  const weights = randomArray(k, 41);
+  function globalMaxModel(): Uint8Array {
+    const g = new GraphBuilder('global_max');
+    const x = g.input('input', ['N', ...shape]);
+    const max = g.node('ReduceMax', [x], { keepdims: 1 });
+    const flat = g.node('Flatten', [g.node('Div', [x, max])], { axis: 1 });
+    const z = g.node('MatMul', [flat, g.floats('W', [k, 1], weights)]);
+    g.node('Mul', [z, g.floats('pick1', [1, 2], [0, 1])], {}, ['output']);
+    g.output('output', ['N', 2]);
+    return g.toBytes();
+  }
+  const input: GlasInput = {
+    sample: Float32Array.from(randomArray(k, 43), (v) => 1 + Math.abs(v)),
+    baseline: 0,
+    gridAxes: [1, 2, 3],
+    spacing: [1, 1, 1],
+  };
+  const options: GlasOptions = {
+    points: [
+      [1, 1, 1],
+      [3, 2, 0],
+    ],
+    sigmas: [{ light: 1.5, shadow: 1.5, spatial: 1.5 }],
+    mode: 'shadow',
+    targetClass: 1,
+  };
+
+  it('is refused in batches, on the host and in the graph, and explained with batch 1', async () => {
+    const batched = await loadOnnxClassifier(globalMaxModel(), { batchSize: 4 });
+    const inGraph = await loadInGraphClassifier(globalMaxModel(), { batchSize: 4 });
+    for (const run of [runGlas(batched, input, options), runGlasInGraph(inGraph, input, options)])
+      await expect(run).rejects.toThrow(
+        /answers the same sample differently alone .* depends on the other samples in the batch.* use --batch 1/,
+      );
+    // Every later batched call fails too: a run must not go on with the next subject.
+    await expect(runGlas(batched, input, options)).rejects.toThrow(/depends on the other samples/);
+    const alone = await loadOnnxClassifier(globalMaxModel(), { batchSize: 1 });
+    const result = await runGlas(alone, input, options);
+    // Batch 1 is the model's own answer to each copy: a copy alone through a fresh classifier.
+    expect(result.perSigma[0].shadowDelta.every(Number.isFinite)).toBe(true);
+    for (const c of [batched, inGraph, alone]) await c.dispose();
+  });
+
+  it('a batch-independent model passes the check (the linear oracle)', async () => {
+    const model = buildLinearOracle({
+      inputShape: shape,
+      weights,
+      scale: 0.2,
+      bias: 0,
+      output: 'two-logits',
+    });
+    const batched = await loadOnnxClassifier(model, { batchSize: 4 });
+    const alone = await loadOnnxClassifier(model, { batchSize: 1 });
+    const [a, b] = [await runGlas(batched, input, options), await runGlas(alone, input, options)];
+    expect(a.perSigma[0].shadowDelta).toEqual(b.perSigma[0].shadowDelta);
+    for (const c of [batched, alone]) await c.dispose();
+  });
+});
+
 describe('batch size probe', () => {
   /** A fake clock and a batch that costs `fixed + perSample·n` ms on it. */
   function fake(fixed: number, perSample: number, failAt?: number) {
