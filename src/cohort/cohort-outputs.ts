@@ -35,6 +35,8 @@ export interface CohortRegionRow {
   n: number;
   /** With a control group: mean shares of the subjects' evidence (shareOfTotal), share − controlShare. */
   control?: {
+    /** The control group's `score` (max-normalized, as the ranking). */
+    score: number;
     share: number;
     controlShare: number;
     difference: number;
@@ -65,7 +67,15 @@ export const COHORT_REGION_COLUMNS = [
   'centre_z_mm',
   'n_subjects',
 ];
-const CONTROL_COLUMNS = ['share', 'control_share', 'difference', 'p', 'q', 'n_control'];
+const CONTROL_COLUMNS = [
+  'control_score',
+  'share',
+  'control_share',
+  'difference',
+  'p',
+  'q',
+  'n_control',
+];
 
 /** Per σ: each subject's region scores (atlas order), raw. */
 async function subjectScores(
@@ -115,9 +125,9 @@ export async function writeCohortOutputs(
     if (options.control.length > 0) {
       // The comparison: shares of each subject's evidence, which pin no region (shareOfTotal).
       const shares = cohort.map(shareOfTotal);
-      const ctrl = (await subjectScores(out, options.control, 'control', atlas, sigmaMm)).map(
-        shareOfTotal,
-      );
+      const ctrlScores = await subjectScores(out, options.control, 'control', atlas, sigmaMm);
+      const ctrlMean = aggregateRegions(ctrlScores.map(normalizeToMax), { bootstrap: 1 });
+      const ctrl = ctrlScores.map(shareOfTotal);
       const test = permutationTest(shares, ctrl, {
         permutations: options.permutations,
         seed: options.seed,
@@ -126,6 +136,7 @@ export async function writeCohortOutputs(
       const mean = (group: Float64Array[], i: number) =>
         group.reduce((s, subject) => s + subject[i], 0) / group.length;
       control = atlas.regions.map((_, i) => ({
+        score: ctrlMean[i].mean,
         share: mean(shares, i),
         controlShare: mean(ctrl, i),
         difference: test.difference[i],
@@ -183,6 +194,7 @@ export async function writeCohortOutputs(
       r.n,
       ...(withControl && r.control
         ? [
+            r.control.score,
             r.control.share,
             r.control.controlShare,
             r.control.difference,

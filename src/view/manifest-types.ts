@@ -28,6 +28,8 @@ export interface ViewRegionRow {
   ciHigh?: number;
   top10Fraction?: number;
   nSubjects?: number;
+  /** With a control group: the control group's `score` (max-normalized, as the ranking). */
+  controlScore?: number;
   /** With a control group: the region's mean share of each subject's evidence, in both groups. */
   share?: number;
   controlShare?: number;

@@ -225,6 +225,7 @@ function regionRow(
     ['ciHigh', 'ci_high'],
     ['top10Fraction', 'top10_fraction'],
     ['nSubjects', 'n_subjects'],
+    ['controlScore', 'control_score'],
     ['share', 'share'],
     ['controlShare', 'control_share'],
     ['difference', 'difference'],
