@@ -326,10 +326,27 @@ export function storageWarnings(volume: Volume): string[] {
   const [name, { affine }] = grid;
   const stored = orientationCode(volume.affine);
   const standard = orientationCode(affine);
-  if (stored === standard) return [];
+  const advice =
+    'glas3d run resamples scans onto the standard grid; if the model was trained on volumes stored like this one, ignore this.';
+  if (stored !== standard)
+    return [
+      `the volume is stored ${stored}, the standard ${name} grid of this size ${standard}: the model gets the voxels as stored, so a model trained on the standard grid sees it mirrored or rotated. ${advice}`,
+    ];
+  // Same orientation, other placement (a shifted origin, SPM's 91×109×91 grid, other voxel
+  // sizes): the regions follow the affine, the model sees voxel positions.
+  const [i, j, k] = volume.dims.map((d) => (d - 1) / 2);
+  const centre = (a: readonly (readonly number[])[]) =>
+    [0, 1, 2].map((r) => a[r][0] * i + a[r][1] * j + a[r][2] * k + a[r][3]);
+  const [here, there] = [centre(volume.affine), centre(affine)];
+  const shift = Math.hypot(...here.map((v, r) => v - there[r]));
+  const scaled = [0, 1, 2].some((r) =>
+    [0, 1, 2].some((c) => Math.abs(volume.affine[r][c] - affine[r][c]) > 1e-3),
+  );
+  if (shift <= 0.5 && !scaled) return [];
+  const mm = (v: number[]) => `(${v.map((x) => x.toFixed(1)).join(', ')})`;
   return [
-    `the volume is stored ${stored}, the standard ${name} grid of this size ${standard}: the model gets the voxels as stored, so a model trained on the standard grid sees it mirrored or rotated. ` +
-      'glas3d run resamples scans onto the standard grid; if the model was trained on volumes stored like this one, ignore this.',
+    `the volume has the size of the standard ${name} grid but not its placement: its centre voxel is at ${mm(here)} mm, the standard grid's at ${mm(there)} mm${scaled ? ', and its voxel axes differ' : ''}. ` +
+      `The model gets the voxels as stored while the regions follow the affine, so a model trained on the standard grid sees the brain ${scaled ? 'misplaced' : `${shift.toFixed(1)} mm off`}. ${advice}`,
   ];
 }
 

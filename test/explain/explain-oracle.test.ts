@@ -189,6 +189,26 @@ describe('layout and axis order', () => {
     expect(e.warnings?.[0]).toMatch(/stored RAS, the standard mni2mm grid of this size LAS/);
   });
 
+  it('a volume of the MNI 2 mm size placed elsewhere (shifted origin, SPM grid) gets a warning', () => {
+    const moved = (dx: number, dy: number, dz: number) => ({
+      ...w.volume,
+      affine: w.volume.affine.map((row, r) =>
+        row.map((v, c) => (c === 3 ? v + [dx, dy, dz, 0][r] : v)),
+      ),
+    });
+    // SPM's 91×109×91 grid: origin (−92, −128, −74) vs FSL's (−90, −126, −72) in RAS terms.
+    const spm = storageWarnings(moved(2, -2, -2));
+    expect(spm[0]).toMatch(/size of the standard mni2mm grid but not its placement.* 3\.5 mm off/);
+    expect(storageWarnings(moved(0, 20, 0))[0]).toMatch(/20\.0 mm off/);
+    // Float noise in a header is not a different placement.
+    expect(storageWarnings(moved(1e-4, 0, 0))).toEqual([]);
+    const coarse = {
+      ...w.volume,
+      affine: w.volume.affine.map((row) => row.map((v, c) => (c < 3 ? 1.01 * v : v))),
+    };
+    expect(storageWarnings(coarse)[0]).toMatch(/voxel axes differ/);
+  });
+
   it('a wrong --axes moves the answer (91×109×91 fits both orders, so only the option tells)', async () => {
     const model = linearOracle(w, W(), { axes: 'zyx' });
     const wrong = await explain(w.volume, {
