@@ -38,6 +38,7 @@ import {
   batchDependenceError,
   cpuCount,
   errorText,
+  floatData,
   loadOnnxClassifierFrom,
   product,
   ProbabilityRows,
@@ -261,7 +262,7 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
         `model ${this.modelName} output '${output}' has shape [${out.dims}] for ${count} samples; expected ${this.outputColumns} values per sample`,
       );
     }
-    const result = this.probabilities.of(out.data as Float32Array | Float64Array, n, columns);
+    const result = this.probabilities.of(floatData(out), n, columns);
     if (n >= 2) await this.checkBatchIndependence(rows, result);
     return result;
   }

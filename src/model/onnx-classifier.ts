@@ -169,6 +169,8 @@ async function createSession(
         throw deviceError(device, modelName, errorText(e));
       }
     }
+    const unsupported = unsupportedModelText(errorText(e));
+    if (unsupported) throw new ModelError(`${modelName} ${unsupported}`);
     const size =
       typeof model === 'string'
         ? await stat(model).then(
@@ -182,6 +184,24 @@ async function createSession(
         : `${modelName} is not a valid ONNX model (${size} bytes; a truncated or non-ONNX file?): ${errorText(e)}`,
     );
   }
+}
+
+/**
+ * What to tell a user whose intact model this onnxruntime cannot run (a newer IR version or
+ * opset, an operator it lacks), from onnxruntime's message; undefined for other failures.
+ */
+export function unsupportedModelText(message: string): string | undefined {
+  const runtime = `this onnxruntime (${ort.env.versions?.common ?? 'its version'})`;
+  const ir = /Unsupported model IR version: (\d+), max supported IR version: (\d+)/.exec(message);
+  if (ir)
+    return `was saved with ONNX IR version ${ir[1]}; ${runtime} reads up to ${ir[2]}: save it with an older onnx package (or onnx.version_converter), or use a newer onnxruntime-node.`;
+  const opset = /Opset (\d+) is under development.*?till opset (\d+)/s.exec(message);
+  if (opset)
+    return `uses ONNX opset ${opset[1]}; ${runtime} supports up to opset ${opset[2]}: re-export it with an older opset (e.g. torch.onnx.export(…, opset_version=17)).`;
+  const op = /No Op registered for (\S+) with domain_version of (\d+)/.exec(message);
+  if (op)
+    return `uses operator ${op[1]} (opset ${op[2]}), which ${runtime} does not have: a custom operator, or one from a newer opset; re-export the model with standard ONNX operators.`;
+  return undefined;
 }
 
 /** Resolve the sample shape (batch excluded) from the model's declared input and the option. */
@@ -275,7 +295,24 @@ function isChannellessVolume(sample: readonly number[], options: OnnxClassifierO
   return isGrid(grid.dims) || isGrid([...grid.dims].reverse()) || !imageLike;
 }
 
-const isFloat = (o: TensorIo) => o.type === 'float32' || o.type === 'float64';
+const isFloat = (o: TensorIo) =>
+  o.type === 'float32' || o.type === 'float64' || o.type === 'float16';
+
+/** IEEE half-precision bits → number (onnxruntime-node hands float16 data over as Uint16Array). */
+function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 31) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+/** A float output tensor's values as numbers (float16 decoded). */
+export function floatData(out: ort.Tensor): ArrayLike<number> {
+  if (out.type !== 'float16') return out.data as Float32Array | Float64Array;
+  return Float32Array.from(out.data as Uint16Array, halfToNumber);
+}
 
 /** "'embedding' float32 [N,32], 'logits' float32 [N,2]". */
 const outputList = (io: ModelIo) =>
@@ -568,7 +605,7 @@ export class OnnxClassifier implements Classifier {
       throw new ModelError(
         `model ${this.modelName} output '${this.outputName}' has shape [${out.dims}] for ${rows} samples; expected ${this.outputColumns} values per sample`,
       );
-    return out.data as Float32Array | Float64Array;
+    return floatData(out);
   }
 }
 

@@ -13,6 +13,7 @@ const { onnx } = onnxProto;
 export const ElemType = {
   float32: onnx.TensorProto.DataType.FLOAT,
   float64: onnx.TensorProto.DataType.DOUBLE,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
 } as const;

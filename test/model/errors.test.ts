@@ -15,6 +15,7 @@ const IDENTITY = [
 import {
   buildLinearOracle,
   buildNanModel,
+  GraphBuilder,
   loadOnnxClassifier,
   type OnnxClassifier,
 } from '../../src/model/index.js';
@@ -157,6 +158,44 @@ describe('model errors', () => {
     expect(() => volume.checkInputFits([6, 5, 7], 1)).toThrow(
       /but the data is a volume of 6×5×7 voxels: glas3d explain takes a volume already on the model's grid; glas3d run resamples/,
     );
+  });
+
+  it('an intact model this onnxruntime cannot run says what it lacks, not "truncated"', async () => {
+    const tiny = (op = 'Identity') => {
+      const g = new GraphBuilder('tiny');
+      g.node(op, [g.input('input', ['N', 2])], {}, ['output']);
+      g.output('output', ['N', 2]);
+      return g;
+    };
+    const cases: [Uint8Array, RegExp][] = [
+      [
+        tiny().toBytes(13, 99),
+        /was saved with ONNX IR version 99; this onnxruntime .* reads up to \d+/,
+      ],
+      [tiny().toBytes(99), /uses ONNX opset 99; .* supports up to opset \d+: re-export it/],
+      [
+        tiny('FancyCustomOp').toBytes(),
+        /uses operator FancyCustomOp \(opset 13\), which .* does not have/,
+      ],
+    ];
+    for (const [bytes, message] of cases) {
+      const e = await rejection(loadOnnxClassifier(bytes, { modelName: 'm.onnx' }));
+      expect(e.message).toMatch(message);
+      expect(e.message).not.toMatch(/truncated|onnxruntime_src/);
+    }
+  });
+
+  it('a float16 output is read (decoded from half precision)', async () => {
+    const g = new GraphBuilder('half');
+    const x = g.input('input', ['N', 2]);
+    g.node('Cast', [x], { to: 10 }, ['output']); // 10 = FLOAT16
+    g.output('output', ['N', 2], 'float16');
+    const clf = await loadOnnxClassifier(g.toBytes(), { activation: 'none' });
+    opened.push(clf);
+    // Halves of 0.25 and 0.75 are exact; 1/3 rounds to 0.333251953125 (11-bit significand).
+    expect([...(await clf.predict(Float32Array.of(0.25, 0.75, 1 / 3, 2 / 3), 2))]).toEqual([
+      0.25, 0.75, 0.333251953125, 0.66650390625,
+    ]);
   });
 
   it('a missing file', async () => {
