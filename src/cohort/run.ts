@@ -44,6 +44,7 @@ import {
   type SubjectSidecar,
 } from './derivatives.js';
 import {
+  checkGroupOptions,
   discoverSubjects,
   idFromFileName,
   isInside,
@@ -222,6 +223,7 @@ export function fingerprintOf(settings: RunSettings): string {
 export async function runCohort(options: RunOptions): Promise<RunSummary> {
   const emit = options.onEvent ?? (() => undefined);
   const out = resolve(options.out);
+  checkGroupOptions(options);
   if (!existsSync(options.model)) throw new OptionError(`${options.model}: no such model file.`);
   // On a GPU the perturbed copies are made inside the graph (loaded once for all subjects).
   // A model with symbolic sample dims runs on the --grid volume's grid, else on MNI 2 mm.
@@ -300,6 +302,7 @@ async function runWith(
           kind: 'note',
           text: `${count} file(s) under --out ${out} (glas3d's own outputs) left out of ${flag} ${dir}.`,
         }),
+      onNote: (text) => emit({ kind: 'note', text: `${flag} ${dir}: ${text}` }),
     });
     // Two files whose names clean to one id: say which got a suffix.
     for (const s of subjects) {
