@@ -46,7 +46,7 @@ export function register(program: Command, io: CliIo): void {
     )
     .requiredOption(
       '--cohort <dir>',
-      'folder of .nii/.nii.gz (searched recursively) or a BIDS dataset',
+      'a BIDS(-like) dataset (sub-<id>/anat/ folders) or a folder of .nii/.nii.gz (searched recursively; masks and segmentations left out)',
     )
     .requiredOption('--model <file>', 'ONNX classifier')
     .option('--atlas <atlas>', '"aal" or a label image', 'aal')
@@ -88,8 +88,11 @@ export function register(program: Command, io: CliIo): void {
     .addOption(normalizeOption())
     .option('--grid <ref>', "a volume on the model's grid (for non-standard grids)")
     .option('--shard <i/n>', 'run only shard i of n (then glas3d merge)')
-    .option('--group-column <name>', 'BIDS: participants.tsv column holding the group')
-    .option('--group <value>', 'BIDS: explain only participants of this group')
+    .option(
+      '--group-column <name>',
+      'BIDS: participants.tsv column holding the group (default "group"; needs --group)',
+    )
+    .option('--group <value>', 'BIDS: explain only participants of this group (exact value)')
     .option('--no-space-check', 'do not refuse scans that do not line up with the template')
     .option('--seed <n>', 'seed of the bootstrap and permutations', parseCount('--seed'), 1)
     .option('--json', 'print a machine-readable summary on stdout')
