@@ -170,8 +170,11 @@ export async function loadAtlas(
   pathOrName: string,
   options: LoadAtlasOptions = {},
 ): Promise<Atlas> {
+  if (options.template !== undefined && !existsSync(options.template))
+    throw new AtlasError(`${options.template}: no such template file.`);
   if (pathOrName.toLowerCase() === 'aal' && !existsSync(pathOrName)) {
-    return loadAal(options.names ? { names: options.names } : {});
+    const aal = await loadAal(options.names ? { names: options.names } : {});
+    return options.template ? { ...aal, template: options.template } : aal;
   }
   const path = pathOrName;
   if (!existsSync(path)) {

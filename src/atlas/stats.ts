@@ -2,6 +2,7 @@
  * Atlases meet maps: summary statistics of a map over each region, and atlases moved onto
  * another grid. Labels are always resampled nearest-neighbour, through world coordinates.
  */
+import { AtlasError } from '../errors.js';
 import { resample } from '../volume/resample.js';
 import { sameGrid, type Grid, type Volume } from '../volume/volume.js';
 import { atlasFromVolume, type Atlas } from './atlas.js';
@@ -101,6 +102,10 @@ export function atlasOnGrid(atlas: Atlas, grid: Grid): Atlas {
     atlas.regions.map((r) => ({ index: r.index, name: r.name })),
     { name: atlas.name, source: atlas.source, template: atlas.template },
   );
+  if (moved.regions.length === 0)
+    throw new AtlasError(
+      `atlas ${atlas.name} (${atlas.source.labels}) has no region on the ${grid.dims.join('×')} grid of the data: they do not overlap in world space. Check that the data and the atlas are in the same space (their affines: glas3d info FILE).`,
+    );
   const kept = new Set(moved.regions.map((r) => r.index));
   const vanished = atlas.regions.filter((r) => !kept.has(r.index));
   const notes = [

@@ -58,6 +58,7 @@ export interface ModelFlags {
 export interface VolumeFlags extends ModelFlags {
   atlas: string;
   names?: string;
+  template?: string;
   out: string;
   sigma: number[];
   mode: GlasMode;
@@ -67,6 +68,13 @@ export interface VolumeFlags extends ModelFlags {
   axes?: AxisOrder;
   normalize: IntensityNormalization;
 }
+
+/** --template: the T1 template in the atlas's space (AAL: Colin27). */
+export const templateOption = () =>
+  new Option(
+    '--template <file>',
+    "T1 template in the atlas's space, for --baseline template (default: Colin27 for aal)",
+  );
 
 /** --mode: eq. 1, 2 or 3. */
 export const modeOption = (help = 'eq. 1, 2 or 3') =>

@@ -44,12 +44,17 @@ export function makeBaseline(
       return 0;
     case 'mean':
       return meanBaseline(subject);
-    case 'blur':
-      return gaussianSmooth(subject, context.blurSigmaMm ?? DEFAULT_BLUR_SIGMA_MM).data;
+    case 'blur': {
+      const sigma = context.blurSigmaMm ?? DEFAULT_BLUR_SIGMA_MM;
+      // σ 0 would make the baseline the volume itself: every shadow a no-op, the map flat.
+      if (!(sigma > 0 && Number.isFinite(sigma)))
+        throw new OptionError(`blur σ ${sigma} mm must be a positive number of mm.`);
+      return gaussianSmooth(subject, sigma).data;
+    }
     case 'template': {
       if (!context.template) {
         throw new OptionError(
-          "baseline 'template' needs the atlas's template volume (AAL ships Colin27); use another baseline or give an atlas with a template.",
+          "baseline 'template' needs a T1 template in the atlas's space (AAL comes with Colin27): give --template FILE (library: the atlas's template), or use --baseline mean, blur, zero or a volume FILE.",
         );
       }
       return templateBaseline(subject, context.template);

@@ -124,6 +124,16 @@ describe('regionStats on another grid (RAS, half-size voxels, labels resampled n
     expect(moved.notes.join('\n')).toMatch(/resampled \(nearest\) from 12×10×8 onto 24×20×16/);
   });
 
+  it('atlasOnGrid on a grid the atlas does not overlap says so', () => {
+    const far: Grid = {
+      ...mapGrid,
+      affine: mapGrid.affine.map((row, r) => row.map((v, c) => (c === 3 && r === 0 ? v + 500 : v))),
+    };
+    expect(() => atlasOnGrid(atlas, far)).toThrow(
+      /has no region on the 24×20×16 grid of the data: they do not overlap in world space/,
+    );
+  });
+
   it('atlasOnGrid reports regions that vanish on a coarse grid', () => {
     // One 30 mm voxel per axis-step: only a few atlas voxels are sampled.
     const coarse: Grid = {

@@ -81,12 +81,39 @@ describe('glas3d explain', () => {
       [['--class', '7'], /class 7 is out of range/],
       [['--sigma', '0'], /--sigma 0: give positive numbers/],
       [['--baseline', 'nonsense'], /--baseline nonsense: not one of/],
+      [['--template', join(dir, 'absent.nii.gz')], /absent\.nii\.gz: no such template file/],
     ] as const) {
       const r = await runCli(['explain', volumePath, '--model', modelPath, '--out', out, ...args]);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(pattern);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+
+  it('a label-image atlas: the template baseline needs --template, which the CLI takes', async () => {
+    const labels = join(dir, 'labels.nii.gz');
+    const names = join(dir, 'labels.txt');
+    await writeVolume(labels, w.onGrid.labels);
+    await writeFile(names, w.onGrid.regions.map((r) => `${r.index} ${r.name}`).join('\n'));
+    const args = ['explain', volumePath, '--model', modelPath, '--atlas', labels, '--names', names];
+    const without = await runCli([...args, '--out', join(dir, 'no-template')]);
+    expect(without.code).toBe(1);
+    expect(without.stderr).toMatch(/needs a T1 template in the atlas's space.* --template FILE/);
+    const template = join(dir, 'template.nii.gz');
+    await writeVolume(template, w.volume);
+    const given = await runCli([
+      ...args,
+      '--template',
+      template,
+      '--sigma',
+      '10',
+      '--out',
+      join(dir, 'with-template'),
+    ]);
+    expect(given.stderr).not.toMatch(/error|bug/i);
+    expect(given.code).toBe(0);
+    const e = JSON.parse(await readFile(join(dir, 'with-template', 'explanation.json'), 'utf8'));
+    expect(e.baseline).toBe('template');
   });
 
   it('a regression: --activation identity explains the value; read as a logit it warns, flat', async () => {

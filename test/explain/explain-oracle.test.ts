@@ -298,6 +298,16 @@ describe('bad input is a clear error', () => {
     expect(e.message).toMatch(/class 5 is out of range.*2 classes/);
   });
 
+  it('a blur baseline of σ ≤ 0 (the volume itself, every shadow a no-op)', async () => {
+    const model = linearOracle(w, regionWeights(w, { [AMYGDALA_R]: 1 }));
+    for (const blurSigmaMm of [0, -3, NaN]) {
+      const e = await failure(
+        explain(w.volume, { model, atlas: w.atlas, baseline: 'blur', blurSigmaMm }),
+      );
+      expect(e.message).toMatch(/blur σ .* mm must be a positive number/);
+    }
+  });
+
   it('a model whose input does not fit the volume names both shapes', async () => {
     const model = linearOracle(w, regionWeights(w, { [AMYGDALA_R]: 1 }));
     const small = {

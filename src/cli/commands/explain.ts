@@ -25,6 +25,7 @@ import {
   noteWriter,
   responseText,
   sigmaMmOption,
+  templateOption,
   writeWarnings,
   type VolumeFlags,
 } from '../options.js';
@@ -43,6 +44,7 @@ export function register(program: Command, io: CliIo): void {
     .requiredOption('--model <file>', 'ONNX classifier')
     .option('--atlas <atlas>', '"aal" or a label image', 'aal')
     .option('--names <file>', 'region names for a label image atlas')
+    .addOption(templateOption())
     .requiredOption('--out <dir>', 'output folder')
     .addOption(sigmaMmOption())
     .addOption(modeOption())
@@ -75,7 +77,7 @@ export function register(program: Command, io: CliIo): void {
     .action(async (volumePath: string, flags: ExplainFlags) => {
       await checkOutDir('--out', flags.out);
       const volume = await readVolume(volumePath);
-      const atlas = await loadAtlas(flags.atlas, { names: flags.names });
+      const atlas = await loadAtlas(flags.atlas, { names: flags.names, template: flags.template });
       const baseline = await baselineFromFlag(flags.baseline);
       const progress = flags.quiet ? undefined : progressReporter(io, 'explain');
       const explanation = await explain(volume, {
