@@ -2,17 +2,29 @@
  * `mergeShards`: the outputs of `glas3d run --shard i/n` (one folder per shard) joined into one
  * results folder, with the cohort outputs built from the subjects' files exactly as a single
  * run builds them — so n shards + merge give the same regions.csv and cohort maps as one run.
+ * The cohort and control folders recorded in run.json are discovered again, as the run did: a
+ * subject that no shard finished (a shard killed, or its folder not given) is listed in
+ * errors.tsv, never silently left out of the ranking.
  */
 import { existsSync } from 'node:fs';
 import { cp, readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { loadAtlas } from '../atlas/index.js';
 import { OptionError } from '../errors.js';
 import { formatDelimited } from '../report/table.js';
 import { writeFileAtomic } from '../volume/index.js';
 import { writeCohortOutputs, type CohortRegionRow } from './cohort-outputs.js';
-import { readSidecar, type Group } from './derivatives.js';
+import { readSidecar, subjectFolder, type Group } from './derivatives.js';
 import { fingerprintOf, type RunSettings } from './run.js';
+import { discoverSubjects, isInside, parseShard, type Subject } from './subjects.js';
+
+/** A subject of the cohort (or control) folder that no shard finished or reported failed. */
+export interface UnfinishedSubject {
+  group: Group;
+  id: string;
+  path: string;
+  reason: string;
+}
 
 export interface MergeSummary {
   out: string;
@@ -22,13 +34,40 @@ export interface MergeSummary {
   files: string[];
   /** Every merged cohort subject is flat: regions.csv is in atlas order (see RunSummary). */
   allFlat: boolean;
+  /** Subjects that failed in their shard (the shard's errors.tsv rows, kept in errors.tsv). */
+  failed: number;
+  /** Subjects of the recorded folders in no shard's results: listed in errors.tsv too. */
+  unfinished: UnfinishedSubject[];
+  /** How many subjects the recorded folders hold, where they could be discovered again. */
+  expected: Partial<Record<Group, number>>;
+  /** Why some completeness could not be checked (a recorded folder no longer readable). */
+  warnings: string[];
 }
 
-async function readSettings(dir: string): Promise<RunSettings> {
+/**
+ * run.json as merge reads it: RunSettings, plus what a run may also record — the BIDS
+ * --group-column/--group that picked the cohort's participants (null: none) and its --shard.
+ */
+type RecordedSettings = RunSettings & {
+  group?: { column: string; value: string } | null;
+  shard?: string;
+};
+
+/**
+ * The fingerprint of recorded settings: the group and shard a run may record say which
+ * subjects it took, not how each was explained, so they are never part of it.
+ */
+const fingerprintOfRecorded = ({ group: _g, shard: _s, ...settings }: RecordedSettings) =>
+  fingerprintOf(settings);
+
+/** The errors.tsv reason of a subject no shard finished (recognised when merging a merge). */
+const UNFINISHED = 'not finished in any shard';
+
+async function readSettings(dir: string): Promise<RecordedSettings> {
   const path = join(dir, 'run.json');
   if (!existsSync(path))
     throw new OptionError(`${dir}: no run.json; is this the --out folder of a glas3d run?`);
-  return JSON.parse(await readFile(path, 'utf8')) as RunSettings;
+  return JSON.parse(await readFile(path, 'utf8')) as RecordedSettings;
 }
 
 /** The subjects finished with these settings, and whether each one's explanation is flat. */
@@ -49,6 +88,164 @@ async function finishedIds(
   return ids;
 }
 
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The leaves where two settings objects differ, nested keys as a.b (arrays are leaves). */
+function differingKeys(a: unknown, b: unknown, prefix = ''): string[] {
+  if (!isPlainObject(a) || !isPlainObject(b))
+    return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  return keys.flatMap((k) => differingKeys(a[k], b[k], prefix ? `${prefix}.${k}` : k));
+}
+
+/** "seed: 7 vs 1": a differing setting with both values, long ones cut short. */
+function describeDifference(path: string, a: RecordedSettings, b: RecordedSettings): string {
+  const at = (s: unknown) =>
+    path.split('.').reduce<unknown>((v, k) => (isPlainObject(v) ? v[k] : undefined), s);
+  const show = (v: unknown) => {
+    const text = v === undefined ? 'none' : JSON.stringify(v);
+    return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+  };
+  return `${path}: ${show(at(a))} vs ${show(at(b))}`;
+}
+
+/** Refuses shards whose fingerprinted settings differ, naming the settings that do. */
+function checkSameSettings(shardDirs: readonly string[], settings: RecordedSettings[]): string {
+  const fingerprint = fingerprintOfRecorded(settings[0]);
+  settings.forEach((s, i) => {
+    if (fingerprintOfRecorded(s) === fingerprint) return;
+    // Only the fingerprinted settings count (not the version, the folders or the bootstrap): a
+    // top-level key does when taking this shard's value for it changes the fingerprint.
+    const fingerprinted = (key: string) =>
+      fingerprintOfRecorded({ ...settings[0], [key]: s[key as keyof RecordedSettings] }) !==
+      fingerprint;
+    const differing = differingKeys(s, settings[0]).filter((k) => fingerprinted(k.split('.')[0]));
+    const what =
+      differing.length > 0
+        ? `${differing.map((k) => describeDifference(k, s, settings[0])).join('; ')} (its run.json's value first)`
+        : 'their run.json settings differ';
+    throw new OptionError(
+      `${shardDirs[i]} was run with other settings than ${shardDirs[0]}: ${what}; shards must come from one command.`,
+    );
+  });
+  return fingerprint;
+}
+
+/** A participant's T1w as BIDS discovery finds it: sub-<id>/[ses-<label>/]anat/<name>. */
+const BIDS_T1W = /^sub-[^/\\]+[/\\](ses-[^/\\]+[/\\])?anat[/\\]/;
+
+/** "sub-a, sub-b, sub-c and 4 more". */
+function listIds(subjects: readonly UnfinishedSubject[], max = 5): string {
+  const names = subjects
+    .slice(0, max)
+    .map((s) => `${s.group === 'control' ? 'control ' : ''}sub-${s.id}`);
+  return names.join(', ') + (subjects.length > max ? ` and ${subjects.length - max} more` : '');
+}
+
+/**
+ * The subjects of the folders run.json records (discovered as the run discovered them) that no
+ * shard finished or reported failed, each with the shard to rerun when run.json records it.
+ */
+async function unfinishedSubjects(
+  shardDirs: readonly string[],
+  settings: readonly RecordedSettings[],
+  out: string,
+  handled: Record<Group, Set<string>>,
+): Promise<Pick<MergeSummary, 'unfinished' | 'expected' | 'warnings'>> {
+  const first = settings[0];
+  const unfinished: UnfinishedSubject[] = [];
+  const expected: MergeSummary['expected'] = {};
+  const warnings: string[] = [];
+  // Which folder holds shard i/n, where the shards recorded it.
+  const shardFolders = new Map<string, string>();
+  let count: number | undefined;
+  settings.forEach((s, k) => {
+    if (typeof s.shard !== 'string') return;
+    try {
+      const shard = parseShard(s.shard);
+      count ??= shard.count;
+      if (!shardFolders.has(s.shard)) shardFolders.set(s.shard, shardDirs[k]);
+    } catch {
+      // not a shard this version understands: the reason then names no shard
+    }
+  });
+  const outputs = [...shardDirs, out];
+  for (const group of ['cohort', 'control'] as const) {
+    const folder = group === 'cohort' ? first.cohort : first.control;
+    if (folder === undefined) continue;
+    const flag = group === 'cohort' ? '--cohort' : '--control';
+    const bids =
+      group === 'cohort' && first.group
+        ? { groupColumn: first.group.column, group: first.group.value }
+        : {};
+    let subjects: Subject[];
+    try {
+      subjects = await discoverSubjects(folder, bids);
+    } catch (e) {
+      warnings.push(
+        `could not check that the shards hold every subject of ${flag} ${folder} (${e instanceof Error ? e.message : String(e)}); the merged results cover the subjects the shards finished.`,
+      );
+      continue;
+    }
+    // Outputs inside the folder are glas3d's own maps (each shard left its --out out).
+    const all = subjects.filter((s) => !outputs.some((o) => isInside(s.path, o)));
+    expected[group] = all.length;
+    const missing = all
+      .map((s, position) => ({ s, position }))
+      .filter(({ s }) => !handled[group].has(s.id));
+    if (
+      missing.length > 0 &&
+      group === 'cohort' &&
+      first.group === undefined &&
+      existsSync(join(folder, 'participants.tsv')) &&
+      all.some((s) => s.error !== undefined || BIDS_T1W.test(relative(folder, s.path)))
+    ) {
+      // A BIDS dataset, and a run.json that does not say whether --group picked participants.
+      warnings.push(
+        `${missing.length} participant(s) of ${flag} ${folder} are in no shard (${missing
+          .slice(0, 5)
+          .map(({ s }) => `sub-${s.id}`)
+          .join(
+            ', ',
+          )}${missing.length > 5 ? ', …' : ''}): expected if the shards ran with --group (their run.json does not say); if not, rerun the shards that hold them, then merge again.`,
+      );
+      continue;
+    }
+    for (const { s, position } of missing) {
+      const shard = count === undefined ? undefined : `${(position % count) + 1}/${count}`;
+      const where = shard && shardFolders.get(shard);
+      const rerun = shard
+        ? where
+          ? `rerun \`glas3d run … --shard ${shard} --out ${where}\` (the shard that holds it, with the options of the other shards), then glas3d merge again`
+          : `run shard ${shard}, which holds it (\`glas3d run … --shard ${shard}\`, with the options of the other shards; no folder of that shard was given to merge), then glas3d merge again with its folder`
+        : `rerun the shard that holds it (\`glas3d run … --shard i/n\`, with the options of the other shards; or give merge that shard's folder if it was left out), then glas3d merge again`;
+      unfinished.push({ group, id: s.id, path: s.path, reason: `${UNFINISHED}: ${rerun}.` });
+    }
+  }
+  return { unfinished, expected, warnings };
+}
+
+/** The errors.tsv rows of the shards, for subjects not finished, each subject once. */
+async function shardErrors(
+  shardDirs: readonly string[],
+  finished: Record<Group, Set<string>>,
+): Promise<string[][]> {
+  const rows = new Map<string, string[]>();
+  for (const dir of shardDirs) {
+    const errorsPath = join(dir, 'errors.tsv');
+    if (!existsSync(errorsPath)) continue;
+    const lines = (await readFile(errorsPath, 'utf8')).split('\n').slice(1);
+    for (const row of lines.filter((l) => l.trim()).map((l) => l.split('\t'))) {
+      const [group, subject, , reason = ''] = row;
+      if (reason.startsWith(UNFINISHED)) continue; // an earlier merge's: checked again below
+      if (finished[group as Group]?.has(subject.replace(/^sub-/, ''))) continue;
+      if (!rows.has(`${group}\t${subject}`)) rows.set(`${group}\t${subject}`, row);
+    }
+  }
+  return [...rows.values()];
+}
+
 export async function mergeShards(
   shardDirs: readonly string[],
   outDir: string,
@@ -56,16 +253,8 @@ export async function mergeShards(
   if (shardDirs.length === 0) throw new OptionError('merge: give at least one shard folder.');
   const out = resolve(outDir);
   const settings = await Promise.all(shardDirs.map(readSettings));
-  const fingerprint = fingerprintOf(settings[0]);
-  settings.forEach((s, i) => {
-    if (fingerprintOf(s) !== fingerprint) {
-      throw new OptionError(
-        `${shardDirs[i]} was run with other settings than ${shardDirs[0]} (model, atlas, σ, mode, baseline, class or normalization differ); shards must come from one command.`,
-      );
-    }
-  });
+  const fingerprint = checkSameSettings(shardDirs, settings);
   const ids: Record<Group, Set<string>> = { cohort: new Set(), control: new Set() };
-  const errors: string[][] = [];
   let flatCohort = 0;
   for (const dir of shardDirs) {
     for (const group of ['cohort', 'control'] as const) {
@@ -73,22 +262,33 @@ export async function mergeShards(
         if (ids[group].has(id)) continue; // the same subject in two shards: keep the first
         ids[group].add(id);
         if (flat && group === 'cohort') flatCohort++;
-        const from =
-          group === 'control' ? join(dir, 'control', `sub-${id}`) : join(dir, `sub-${id}`);
-        const to = group === 'control' ? join(out, 'control', `sub-${id}`) : join(out, `sub-${id}`);
+        const from = subjectFolder(dir, id, group);
+        const to = subjectFolder(out, id, group);
         if (resolve(from) !== to) await cp(from, to, { recursive: true });
       }
     }
-    const errorsPath = join(dir, 'errors.tsv');
-    if (existsSync(errorsPath)) {
-      const lines = (await readFile(errorsPath, 'utf8')).trim().split('\n').slice(1);
-      errors.push(...lines.filter((l) => l.trim()).map((l) => l.split('\t')));
-    }
   }
+  const failedRows = await shardErrors(shardDirs, ids);
+  const handled: Record<Group, Set<string>> = {
+    cohort: new Set(ids.cohort),
+    control: new Set(ids.control),
+  };
+  for (const [group, subject] of failedRows)
+    handled[group as Group]?.add(subject.replace(/^sub-/, ''));
+  const check = await unfinishedSubjects(shardDirs, settings, out, handled);
+  const groupOrder = (g: string) => (g === 'control' ? 1 : 0);
+  const errors = [
+    ...failedRows,
+    ...check.unfinished.map((u) => [u.group, `sub-${u.id}`, u.path, u.reason]),
+  ].sort((a, b) => groupOrder(a[0]) - groupOrder(b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   const first = settings[0];
-  for (const name of ['dataset_description.json', 'run.json']) {
-    await writeFileAtomic(join(out, name), await readFile(join(shardDirs[0], name), 'utf8'));
-  }
+  await writeFileAtomic(
+    join(out, 'dataset_description.json'),
+    await readFile(join(shardDirs[0], 'dataset_description.json'), 'utf8'),
+  );
+  // The merged folder is no one shard: its run.json says which settings, not which shard.
+  const { shard: _shard, ...merged } = first;
+  await writeFileAtomic(join(out, 'run.json'), JSON.stringify(merged, null, 2) + '\n');
   await writeFileAtomic(
     join(out, 'errors.tsv'),
     formatDelimited([['group', 'subject', 'file', 'reason'], ...errors], '\t'),
@@ -113,5 +313,34 @@ export async function mergeShards(
     regions: written.rows,
     files: [...written.files, join(out, 'errors.tsv')],
     allFlat: ids.cohort.size > 0 && flatCohort === ids.cohort.size,
+    failed: failedRows.length,
+    ...check,
   };
+}
+
+/**
+ * What is wrong with a merge whose results are written (the CLI exits 1 with it), or undefined:
+ * subjects in no shard's results, and subjects that failed in their shard.
+ */
+export function mergeProblems(summary: MergeSummary): string | undefined {
+  const errorsTsv = join(summary.out, 'errors.tsv');
+  const problems: string[] = [];
+  if (summary.unfinished.length > 0) {
+    const counts = (['cohort', 'control'] as const)
+      .map((g) => {
+        const n = summary.unfinished.filter((u) => u.group === g).length;
+        const of = summary.expected[g];
+        return n === 0
+          ? ''
+          : `${n}${of === undefined ? '' : ` of ${of}`} ${g === 'cohort' ? 'subject(s)' : 'control(s)'}`;
+      })
+      .filter(Boolean)
+      .join(' and ');
+    problems.push(
+      `${counts} not finished in any shard (${listIds(summary.unfinished)}; listed in ${errorsTsv}): rerun the shards that hold them, then merge again; the cohort outputs are written from the ${summary.cohort} subject(s) and ${summary.control} control(s) merged`,
+    );
+  }
+  if (summary.failed > 0)
+    problems.push(`${summary.failed} subject(s) failed in their shard (reasons in ${errorsTsv})`);
+  return problems.length > 0 ? problems.join('; ') : undefined;
 }
