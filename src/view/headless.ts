@@ -62,13 +62,21 @@ export async function launchChromium(
     throw new Glas3dError('headless figures need playwright-core: npm install playwright-core');
   }
   const profile = await mkdtemp(join(tmpdir(), 'glas3d-chromium-'));
-  const context = await playwright.chromium.launchPersistentContext(profile, {
-    executablePath: path,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: options.width ?? 1400, height: options.height ?? 900 },
-    acceptDownloads: true,
-  });
+  let context: BrowserContext;
+  try {
+    context = await playwright.chromium.launchPersistentContext(profile, {
+      executablePath: path,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: options.width ?? 1400, height: options.height ?? 900 },
+      acceptDownloads: true,
+    });
+  } catch (e) {
+    await rm(profile, { recursive: true, force: true });
+    throw new Glas3dError(
+      `cannot start Chromium at ${path}: ${launchFailure(e)}; set GLAS3D_CHROMIUM to a Chromium binary`,
+    );
+  }
   return {
     context,
     close: async () => {
@@ -76,6 +84,17 @@ export async function launchChromium(
       await rm(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** The gist of playwright's launch error: its first line, without the method's name. */
+export function launchFailure(e: unknown): string {
+  const first = String((e as Error)?.message ?? e).split('\n')[0];
+  const spawnError = /spawn .* (E[A-Z]+)/.exec(first);
+  if (spawnError) return `cannot run it (${spawnError[1]})`;
+  const gist = first.replace(/^[\w.]+: /, '').trim();
+  return gist === '' || /has been closed/.test(gist)
+    ? 'it exited before it opened a page (is it Chromium?)'
+    : gist;
 }
 
 /** Open the viewer at `url` and wait until its first image is drawn. */
@@ -88,6 +107,13 @@ export async function openViewer(
   page.setDefaultTimeout(timeoutMs);
   await page.goto(url);
   await page.waitForFunction(() => 'glas3dViewer' in window);
-  await page.evaluate(() => window.glas3dViewer.ready);
+  try {
+    await page.evaluate(() => window.glas3dViewer.ready);
+  } catch (e) {
+    const first = String((e as Error).message).split('\n')[0];
+    throw new Glas3dError(
+      `the viewer could not start: ${first.replace(/^[\w.]+: (Error: )?/, '')}`,
+    );
+  }
   return page;
 }

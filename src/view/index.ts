@@ -9,3 +9,4 @@ export {
   type ViewServerOptions,
 } from './server.js';
 export * from './headless.js';
+export { remakeHint, resultPathOf } from './fixes.js';

@@ -54,8 +54,12 @@ export interface ViewSubject {
   rawOutput?: true;
   /** What makes this subject's explanation doubtful (e.g. flat); also among the manifest's notes. */
   warnings?: string[];
+  /** The explanation is flat (sidecar `flat: true`): its ranking is atlas order, not evidence. */
+  flat?: true;
   probabilities?: number[];
   maps: ViewMap[];
+  /** Maps of the run's σ that are not on disk: the file (relative to the results folder). */
+  missingMaps?: { sigmaMm: number; file: string }[];
   /** Per-subject table: a TSV in atlas order (run) — the viewer ranks it — or absent when
    *  the rows are already in `regions` (explain). */
   regionsUrl?: string;
@@ -101,6 +105,9 @@ export interface ViewManifest {
   /** The cohort table (run) or the explanation's table (explain), all σ, ranked per σ. */
   regions: ViewRegionRow[];
   atlas: ViewAtlas;
+  /** Groups whose every finished subject's explanation is flat: their table (regions.csv) is
+   *  in atlas order, not a ranking. */
+  flatGroups?: ViewGroup[];
   /** Things the server skipped while reading the folder (unfinished subjects, symlinks out
    *  of the folder, …), for the viewer to show. */
   notes: string[];
@@ -146,4 +153,14 @@ export interface ViewerHook {
   idle(): Promise<void>;
   /** The figure "Save figure" writes, as a PNG data URL. */
   figureDataUrl(): string;
+  /** The text the last figure painted, line by line, with where each line starts and ends
+   *  (canvas px) and the figure's width. */
+  figureText(): { lines: { text: string; x: number; right: number }[]; width: number };
+  /** What the page shows in its error banner now: files that could not be loaded (their URL
+   *  and why), failed updates. */
+  problems(): { url?: string; reason?: string; message: string }[];
+  /** What the page shows in its notice box now (flat explanations, a missing σ, …). */
+  notices(): string[];
+  /** The tick labels of the colour bar as last drawn. */
+  colorbarLabels(): string[];
 }

@@ -442,9 +442,12 @@ async function runSubjects(
       continue;
     }
     const maps: ViewMap[] = [];
+    const missingMaps: { sigmaMm: number; file: string }[] = [];
     for (const s of sigmaMm) {
-      const url = await table.result(rel(subjectMapPath(table.root, id, group, s)));
+      const file = rel(subjectMapPath(table.root, id, group, s));
+      const url = await table.result(file);
       if (url) maps.push({ sigmaMm: s, url });
+      else missingMaps.push({ sigmaMm: s, file: file.split(sep).join('/') });
     }
     const source = typeof sidecar.source === 'string' ? sidecar.source : undefined;
     const warnings = warningsOf(sidecar);
@@ -456,10 +459,12 @@ async function runSubjects(
       probability: typeof sidecar.probability === 'number' ? sidecar.probability : undefined,
       ...(isRawOutput(sidecar.parameters) && { rawOutput: true as const }),
       ...(warnings.length > 0 && { warnings }),
+      ...(sidecar.flat === true && { flat: true as const }),
       probabilities: Array.isArray(sidecar.probabilities)
         ? (sidecar.probabilities as number[])
         : undefined,
       maps,
+      ...(missingMaps.length > 0 && { missingMaps }),
       regionsUrl: await table.result(rel(subjectRegionsPath(table.root, id, group))),
       sourceUrl: source && NIFTI.test(source) ? await table.outside(source) : undefined,
       resampled: typeof sidecar.resampled === 'boolean' ? sidecar.resampled : undefined,
@@ -474,6 +479,13 @@ function sigmaList(values: unknown, fallback: number[]): number[] {
     : fallback;
 }
 
+/** A note for the subjects errors.tsv lists (they failed and are in no table or map). */
+async function failedSubjects(table: FileTable): Promise<void> {
+  const text = await table.read('errors.tsv').catch(() => undefined);
+  const n = text === undefined ? 0 : parseDelimited(text, '\t').length;
+  if (n > 0) table.notes.push(`${n} subject${n === 1 ? '' : 's'} failed: see errors.tsv`);
+}
+
 /** The table of a results folder (regions.csv), parsed into the manifest, not served. */
 async function regionsCsv(table: FileTable): Promise<Record<string, string>[]> {
   const text = await table.read('regions.csv');
@@ -481,7 +493,10 @@ async function regionsCsv(table: FileTable): Promise<Record<string, string>[]> {
 }
 
 /** What each kind of folder reads its own way; manifestOf makes the rest the same way. */
-interface KindParts extends Pick<ViewManifest, 'kind' | 'sigmaMm' | 'cohortMaps' | 'subjects'> {
+interface KindParts extends Pick<
+  ViewManifest,
+  'kind' | 'sigmaMm' | 'cohortMaps' | 'subjects' | 'flatGroups'
+> {
   /** run.json or explanation.json: the target class, mode and baseline. */
   summary: Record<string, unknown>;
   /** The grid the summary records (run.json has one), else the first map's grid is read. */
@@ -510,6 +525,7 @@ async function manifestOf(table: FileTable, parts: KindParts): Promise<ViewManif
     baseline: typeof summary.baseline === 'string' ? summary.baseline : undefined,
     cohortMaps: parts.cohortMaps,
     subjects: parts.subjects,
+    ...(parts.flatGroups && parts.flatGroups.length > 0 && { flatGroups: parts.flatGroups }),
     regions: parts.csv.map((r) => regionRow(r, atlas, parts.pointColumns)),
     atlas,
     notes: table.notes,
@@ -550,8 +566,18 @@ async function buildRun(table: FileTable): Promise<ViewManifest> {
         });
     }
   }
+  await failedSubjects(table);
+  const flatGroups = (['cohort', 'control'] as const).filter((group) => {
+    const members = subjects.filter((x) => x.group === group);
+    return members.length > 0 && members.every((x) => x.flat);
+  });
+  if (flatGroups.includes('cohort'))
+    table.notes.unshift(
+      "no ranking: every cohort subject's explanation is flat, so the order of regions.csv is atlas order, not evidence",
+    );
   return manifestOf(table, {
     kind: 'run',
+    flatGroups,
     summary: run,
     sigmaMm,
     cohortMaps,
@@ -586,6 +612,7 @@ async function buildExplain(table: FileTable): Promise<ViewManifest> {
     probability: typeof summary.probability === 'number' ? summary.probability : undefined,
     ...(isRawOutput(summary) && { rawOutput: true as const }),
     ...(warnings.length > 0 && { warnings }),
+    ...(summary.flat === true && { flat: true as const }),
     probabilities: Array.isArray(summary.probabilities)
       ? (summary.probabilities as number[])
       : undefined,

@@ -42,6 +42,8 @@ export interface ViewServer {
   manifest: ViewManifest;
   /** Milliseconds spent reading the folder (manifest) before listening. */
   manifestMs: number;
+  /** The file on disk behind a URL the manifest lists (undefined for anything else). */
+  pathOf(url: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -240,6 +242,14 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
     port,
     manifest: built.manifest,
     manifestMs,
+    pathOf: (url) => {
+      try {
+        const file = built.files.get(decodeURIComponent(url));
+        return file && !file.data ? file.path : undefined;
+      } catch {
+        return undefined;
+      }
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -5,8 +5,8 @@
  * Screenshots go to test-output/view/.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -24,7 +24,8 @@ import {
   type ViewerHook,
   type ViewServer,
 } from '../../src/view/index.js';
-import { MNI_GRIDS, voxelToMm } from '../../src/volume/index.js';
+import { parseDelimited } from '../../src/view/manifest.js';
+import { MNI_GRIDS, readVolume, voxelToMm, writeVolume } from '../../src/volume/index.js';
 import { TARGETS } from '../cohort/cohort-fixtures.js';
 import { linearOracle, oracleWorld, regionWeights } from '../explain/oracle-fixtures.js';
 import {
@@ -278,6 +279,34 @@ describe.skipIf(missing !== undefined)(
       expect(errors).toEqual([]);
     });
 
+    it('the control group map ranks the table and chart by control_score, and says so', async () => {
+      // The truth: regions.csv's σ = 10 rows ordered by control_score (ties: atlas index).
+      const csv = parseDelimited(await readFile(join(run.results, 'regions.csv'), 'utf8'), ',')
+        .filter((r) => r.sigma_mm === '10')
+        .map((r) => ({ index: Number(r.index), control: Number(r.control_score) }));
+      const byControl = [...csv]
+        .sort((a, b) => b.control - a.control || a.index - b.index)
+        .map((r) => r.index);
+      expect(byControl.slice(0, 10)).not.toEqual(csv.map((r) => r.index).slice(0, 10));
+      await page.selectOption('#sigma-select', '10');
+      await page.selectOption('#map-select', 'cohort:control');
+      await idle(page);
+      const rows = await page.evaluate(() => window.glas3dViewer.rows());
+      expect(rows.map((r) => r.index)).toEqual(byControl);
+      expect(rows.map((r) => r.rank)).toEqual(byControl.map((_, i) => i + 1));
+      const bars = await page
+        .locator('#chart .bar')
+        .evaluateAll((b) => b.map((x) => Number(x.getAttribute('data-index'))));
+      expect(bars).toEqual(byControl.slice(0, 10));
+      expect(await page.locator('#chart text').first().textContent()).toMatch(/control group/);
+      expect(await page.locator('#regions thead').innerText()).toContain('control score');
+      await page.selectOption('#map-select', 'cohort:cohort');
+      await idle(page);
+      expect(await page.locator('#chart text').first().textContent()).toBe(
+        'Top 10 regions by score',
+      );
+    });
+
     it('shows glas3d explain output (one volume, no cohort map)', async () => {
       const w = await oracleWorld();
       const dir = await mkdtemp(join(tmpdir(), 'glas3d-view-explain-'));
@@ -329,6 +358,175 @@ describe.skipIf(missing !== undefined)(
       const bad = await runCli(['figure', run.results, '--out', out, '--subject', '77']);
       expect(bad.code).toBe(1);
       expect(bad.stderr).toMatch(/--subject 77: not in/);
+    });
+
+    describe('a damaged folder: a truncated map, a missing σ, flat explanations, a failed subject', () => {
+      let dir: string;
+      let s: ViewServer;
+      let p: Page;
+      let tinyMax: number;
+      const cohortMap = 'cohort_desc-glas_sigma-10_saliency.nii.gz';
+      const missing = 'sub-02/sub-02_desc-glas_sigma-15_saliency.nii.gz';
+
+      beforeAll(async () => {
+        dir = join(await mkdtemp(join(tmpdir(), 'glas3d-view-damaged-')), 'results');
+        await cp(run.results, dir, { recursive: true });
+        // The first map the viewer shows, cut short (an interrupted copy).
+        await truncate(join(dir, cohortMap), 20_000);
+        await rm(join(dir, missing));
+        // A map whose values are tiny (a saturated model's probability changes).
+        const tiny = join(dir, 'sub-01/sub-01_desc-glas_sigma-10_saliency.nii.gz');
+        const v = await readVolume(tiny);
+        const data = v.data.map((x) => x * 1e-11);
+        tinyMax = data.reduce((m, x) => Math.max(m, x), 0);
+        await writeVolume(tiny, { ...v, data });
+        // Every cohort subject flat, as glas3d run marks them.
+        for (const id of ['01', '02']) {
+          const sidecar = join(dir, `sub-${id}/sub-${id}_desc-glas.json`);
+          const json = JSON.parse(await readFile(sidecar, 'utf8')) as Record<string, unknown>;
+          json.flat = true;
+          json.warnings = ['σ 10 mm: the explanation is flat, its ranking rounding noise'];
+          await writeFile(sidecar, JSON.stringify(json));
+        }
+        await writeFile(
+          join(dir, 'errors.tsv'),
+          'group\tsubject\tfile\treason\ncohort\tsub-bad\tx.nii.gz\tcannot decompress\n',
+        );
+        // One subject: no bootstrap interval.
+        const csv = await readFile(join(dir, 'regions.csv'), 'utf8');
+        const [head, ...lines] = csv.trim().split('\n');
+        const n = head.split(',').indexOf('n_subjects');
+        const one = lines.map((l) =>
+          l
+            .split(',')
+            .map((c, i) => (i === n ? '1' : c))
+            .join(','),
+        );
+        await writeFile(join(dir, 'regions.csv'), [head, ...one].join('\n') + '\n');
+        s = await startViewServer({ resultsDir: dir });
+        ({ page: p } = await open(browser, s.url));
+      }, 120_000);
+
+      afterAll(async () => {
+        await p?.close();
+        await s?.close();
+      });
+
+      it('a truncated map: the banner names the file and the fix, the table still shows', async () => {
+        const problems = await p.evaluate(() => window.glas3dViewer.problems());
+        expect(problems).toHaveLength(1);
+        expect(problems[0].message).toContain(cohortMap);
+        expect(problems[0].message).toMatch(/rerun glas3d run with the same --out/);
+        expect(await p.locator('#error').isVisible()).toBe(true);
+        expect(await p.locator('#regions tbody tr').count()).toBe(116);
+        // One subject: the interval reads "–", not a zero-width range.
+        const ci = await p.locator('#regions tbody tr:first-child td').nth(3).innerText();
+        expect(ci).toBe('–');
+        expect(await p.locator('#notes').innerText()).toContain('1 subject failed: see errors.tsv');
+      });
+
+      it('every cohort subject flat: a prominent note, no ranking chart, and the figure says so', async () => {
+        expect(await p.locator('#notice').isVisible()).toBe(true);
+        expect(await p.locator('#notice').innerText()).toMatch(/No ranking: .* atlas order/);
+        expect(await p.locator('#chart .bar').count()).toBe(0);
+        expect(await p.locator('#chart text').first().textContent()).toMatch(/atlas order/);
+        await p.evaluate(() => window.glas3dViewer.figureDataUrl());
+        const text = (await p.evaluate(() => window.glas3dViewer.figureText())).lines
+          .map((l) => l.text)
+          .join(' ');
+        expect(text).toMatch(/No ranking: every cohort subject’s explanation is flat/);
+        expect(text).toMatch(/atlas order/);
+      });
+
+      it('switching to a subject clears the stale error; its flat warning is on its figure; tiny values get readable ticks', async () => {
+        await p.evaluate(() => window.glas3dViewer.selectSubject('01'));
+        await idle(p);
+        expect(await p.evaluate(() => window.glas3dViewer.problems())).toEqual([]);
+        expect(await p.locator('#error').isHidden()).toBe(true);
+        await p.evaluate(() => window.glas3dViewer.figureDataUrl());
+        const text = (await p.evaluate(() => window.glas3dViewer.figureText())).lines
+          .map((l) => l.text)
+          .join(' ');
+        expect(text).toContain('sub-01: σ 10 mm: the explanation is flat');
+        const labels = await p.evaluate(() => window.glas3dViewer.colorbarLabels());
+        const values = labels.map(Number);
+        expect(values.every(Number.isFinite)).toBe(true);
+        expect(new Set(labels).size).toBe(labels.length);
+        expect(Math.max(...values)).toBeGreaterThan(0.3 * tinyMax);
+        expect(Math.max(...values)).toBeLessThanOrEqual(tinyMax * 1.0001);
+      });
+
+      it('a subject without the σ asked for: a note names the missing file, σ is not changed silently', async () => {
+        await p.evaluate(() => window.glas3dViewer.selectSigma(15));
+        await p.selectOption('#map-select', 'subject:cohort:02');
+        await idle(p);
+        const state = await p.evaluate(() => window.glas3dViewer.state());
+        expect(state.sigmaMm).toBe(10);
+        expect(state.overlayUrl).toMatch(/sigma-10_saliency/);
+        const notice = await p.locator('#notice').innerText();
+        expect(notice).toContain(missing);
+        expect(notice).toMatch(/Showing σ = 10 mm instead/);
+        // σ = 15 is shown again for the next subject that has it.
+        await p.evaluate(() => window.glas3dViewer.selectSubject('01'));
+        expect((await p.evaluate(() => window.glas3dViewer.state())).sigmaMm).toBe(15);
+        expect(await p.locator('#notice').innerText()).not.toContain(missing);
+        await p.screenshot({ path: join(OUTPUT, 'damaged-page.png') });
+      });
+
+      it('a narrow figure wraps its title inside the picture', async () => {
+        await p.setViewportSize({ width: 560, height: 700 });
+        await idle(p);
+        await p.evaluate(() => window.glas3dViewer.figureDataUrl());
+        const { lines, width } = await p.evaluate(() => window.glas3dViewer.figureText());
+        expect(lines.some((l) => l.text.startsWith('results —'))).toBe(true);
+        for (const l of lines) expect(l.right).toBeLessThanOrEqual(width);
+      });
+
+      it('glas3d figure: one line naming the file and the fix, exit 1', async () => {
+        const out = join(dir, '..', 'fig.png');
+        const gone = await runCli([
+          'figure',
+          dir,
+          '--out',
+          out,
+          '--subject',
+          '02',
+          '--sigma',
+          '15',
+        ]);
+        expect(gone.code).toBe(1);
+        expect(gone.stderr.trim().split('\n')).toHaveLength(1);
+        expect(gone.stderr).toContain(join(dir, missing));
+        expect(gone.stderr).toMatch(/rerun glas3d run/);
+        const cut = await runCli(['figure', dir, '--out', out]);
+        expect(cut.code).toBe(1);
+        expect(cut.stderr.trim().split('\n')).toHaveLength(1);
+        expect(cut.stderr).toContain(join(dir, cohortMap));
+        expect(cut.stderr).toMatch(/truncated.*rerun glas3d run with the same --out/);
+      });
+    });
+
+    it('glas3d figure with a Chromium that does not start: one line, exit 1, no profile left', async () => {
+      const tmp = await mkdtemp(join(tmpdir(), 'glas3d-view-tmp-'));
+      const saved = { chromium: process.env.GLAS3D_CHROMIUM, tmp: process.env.TMPDIR };
+      process.env.GLAS3D_CHROMIUM = '/bin/true';
+      process.env.TMPDIR = tmp;
+      try {
+        const r = await runCli(['figure', run.results, '--out', join(tmp, 'x.png')]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(
+          'glas3d: cannot start Chromium at /bin/true: it exited before it opened a page (is it Chromium?); set GLAS3D_CHROMIUM to a Chromium binary\n',
+        );
+        expect(readdirSync(tmp)).toEqual([]);
+      } finally {
+        for (const [k, v] of [
+          ['GLAS3D_CHROMIUM', saved.chromium],
+          ['TMPDIR', saved.tmp],
+        ] as const) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
     });
   },
 );

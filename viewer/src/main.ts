@@ -15,8 +15,18 @@ import type {
   ViewRegionRow,
   ViewSubject,
 } from '../../src/view/manifest-types.js';
+import { remakeHint, resultPathOf } from '../../src/view/fixes.js';
+import { readableColorbarTicks } from './colorbar.js';
 import { skipGradientPasses } from './gradient.js';
-import { drawChart, fmt, markRow, paintChart, rankSubjectTable, renderTable } from './regions.js';
+import {
+  drawChart,
+  fmt,
+  markRow,
+  paintChart,
+  rankSubjectTable,
+  renderTable,
+  type ChartSpec,
+} from './regions.js';
 import './style.css';
 
 type Vec3 = [number, number, number];
@@ -26,6 +36,8 @@ type AtlasMode = ViewerState['atlasMode'];
 interface MapChoice {
   key: string;
   label: string;
+  /** For messages: `sub-01`, `the control group map`, … */
+  name: string;
   group: ViewGroup;
   maps: ViewMap[];
   subject?: ViewSubject;
@@ -55,6 +67,20 @@ const COLORMAPS = ['warm', 'hot', 'plasma', 'viridis', 'inferno', 'red'];
 let manifest: ViewManifest;
 let choices: MapChoice[] = [];
 let rows: ViewRegionRow[] = [];
+/** How the table and chart present `rows`. */
+let ranking: { scoreHead: string; chart: ChartSpec } = {
+  scoreHead: 'score',
+  chart: { title: 'Top {n} regions by score', bars: 10 },
+};
+/** The σ last asked for: a choice without it shows another σ, with a notice, and the next
+ *  choice that has it shows it again. */
+let preferredSigma = 0;
+/** Why the current choice shows another σ than the one asked for. */
+let sigmaNotice: string | undefined;
+/** What the error banner shows: files that could not be loaded, failed updates. */
+const problems: ReturnType<ViewerHook['problems']> = [];
+const colorbarLabels: string[] = [];
+let figureText: ReturnType<ViewerHook['figureText']> = { lines: [], width: 0 };
 let regionNames = new Map<number, string>();
 const state: ViewerState = {
   map: '',
@@ -88,13 +114,30 @@ const nv = new Niivue({
 const images = new Map<string, Promise<NVImage>>();
 const maxima = new WeakMap<NVImage, number>();
 let atlasImage: NVImage | undefined;
+/** The saliency layer on screen (none when its file could not be read). */
+let overlayImage: NVImage | undefined;
+
+/** A file the page could not load: the message names it (in the results folder) and the fix. */
+class LoadError extends Error {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    const file = resultPathOf(url);
+    super(
+      file === undefined
+        ? `cannot load ${url}: ${reason}`
+        : `${file} (in the results folder) cannot be read: ${reason}; ${remakeHint(file, manifest.kind)}`,
+    );
+  }
+}
 
 function loadImage(url: string, options: Record<string, unknown> = {}): Promise<NVImage> {
   let p = images.get(url);
   if (!p) {
+    // A failure stays cached too: a damaged file is reported, not fetched again on every view.
     p = NVImage.loadFromUrl({ url, ...options }).catch((e: unknown) => {
-      images.delete(url);
-      throw new Error(`cannot load ${url}: ${(e as Error).message ?? e}`);
+      throw new LoadError(url, String((e as Error).message ?? e).replace(/\.$/, ''));
     });
     images.set(url, p);
   }
@@ -189,6 +232,7 @@ function buildChoices(): MapChoice[] {
       list.push({
         key: `cohort:${group}`,
         label: `${group === 'cohort' ? 'Cohort' : 'Control group'} map (n=${maps[0].n})`,
+        name: `the ${group === 'cohort' ? 'cohort' : 'control group'} map`,
         group,
         maps,
       });
@@ -207,6 +251,7 @@ function buildChoices(): MapChoice[] {
     list.push({
       key: `subject:${s.group}:${s.id}`,
       label: `${name}${p}${s.warnings ? ' · ⚠ see notes' : ''}`,
+      name,
       group: s.group,
       maps: s.maps,
       subject: s,
@@ -254,23 +299,133 @@ function refreshSelectors(): void {
 
 const subjectTables = new Map<string, Promise<string>>();
 
+const FLAT_CHART: ChartSpec = {
+  title: 'No ranking: the explanations are flat, the table is in atlas order (not evidence)',
+  bars: 0,
+};
+
+/** The control group's rows: the cohort table ranked by control_score (the cohort's interval
+ *  and top-10 fraction do not apply). */
+function controlRows(cohort: ViewRegionRow[]): ViewRegionRow[] {
+  const out = cohort.map(
+    ({
+      sd: _sd,
+      ciLow: _l,
+      ciHigh: _h,
+      top10Fraction: _t,
+      nSubjects: _n,
+      ...r
+    }): ViewRegionRow => ({
+      ...r,
+      score: r.controlScore!,
+    }),
+  );
+  out.sort((a, b) => b.score - a.score || a.index - b.index);
+  out.forEach((r, i) => (r.rank = i + 1));
+  return out;
+}
+
+/** The rows of the group table for a group map, and how to present them. */
+function groupRows(group: ViewGroup, sigmaMm: number): ViewRegionRow[] {
+  const cohort = manifest.regions.filter((r) => r.sigmaMm === sigmaMm);
+  const byControl = group === 'control' && cohort.some((r) => r.controlScore !== undefined);
+  ranking = {
+    scoreHead: byControl ? 'control score' : 'score',
+    chart: manifest.flatGroups?.includes(group)
+      ? FLAT_CHART
+      : {
+          title:
+            group === 'cohort'
+              ? 'Top {n} regions by score'
+              : byControl
+                ? 'Top {n} regions by the control group’s score (control_score)'
+                : 'Top {n} regions by the cohort’s score (regions.csv has no control_score)',
+          bars: 10,
+        },
+  };
+  return byControl ? controlRows(cohort) : cohort;
+}
+
 async function rowsFor(choice: MapChoice, sigmaMm: number): Promise<ViewRegionRow[]> {
   const url = choice.subject?.regionsUrl;
+  if (!choice.subject) return groupRows(choice.group, sigmaMm);
+  ranking = { scoreHead: 'score', chart: { title: 'Top {n} regions by score', bars: 10 } };
   if (!url) return manifest.regions.filter((r) => r.sigmaMm === sigmaMm);
   let text = subjectTables.get(url);
   if (!text) {
     text = fetch(url).then((r) => {
-      if (!r.ok) throw new Error(`cannot load ${url}: HTTP ${r.status}`);
+      if (!r.ok) throw new LoadError(url, `HTTP ${r.status}`);
       return r.text();
     });
+    text.catch(() => subjectTables.delete(url));
     subjectTables.set(url, text);
   }
   return rankSubjectTable(await text, sigmaMm);
 }
 
 function showRows(): void {
-  renderTable(table, rows, state.selected, (r) => pickRegion(r, false));
-  drawChart(chart, rows, state.selected, (r) => pickRegion(r, true));
+  renderTable(table, rows, state.selected, (r) => pickRegion(r, false), ranking.scoreHead);
+  drawChart(chart, rows, state.selected, (r) => pickRegion(r, true), ranking.chart);
+}
+
+// ---------------------------------------------------------------- notices and problems
+
+/** What the current choice's figure and notice box must say: flat explanations, a table that
+ *  is not the map's own ranking, a σ shown instead of the one asked for. */
+function notices(): string[] {
+  const choice = currentChoice();
+  const list: string[] = [];
+  if (!choice.subject && manifest.flatGroups?.includes(choice.group)) {
+    const who = choice.group === 'cohort' ? 'cohort' : 'control';
+    list.push(
+      `No ranking: every ${who} subject’s explanation is flat, so the table is in atlas order, not ordered by evidence (see the notes below).`,
+    );
+  }
+  if (
+    !choice.subject &&
+    choice.group === 'control' &&
+    !manifest.regions.some((r) => r.controlScore !== undefined)
+  ) {
+    list.push(
+      'The table and chart are the cohort’s ranking: regions.csv has no control_score (rerun glas3d run to add it).',
+    );
+  }
+  for (const w of choice.subject?.warnings ?? []) list.push(`⚠ ${choice.name}: ${w}`);
+  if (sigmaNotice) list.push(sigmaNotice);
+  return list;
+}
+
+function showNotices(): void {
+  const box = $('notice');
+  const list = notices();
+  box.hidden = list.length === 0;
+  box.replaceChildren(
+    ...list.map((n) => Object.assign(document.createElement('p'), { textContent: n })),
+  );
+}
+
+/** Why `choice` has no map at `sigmaMm`: the file that is missing, and the fix. */
+function missingSigma(choice: MapChoice, sigmaMm: number): string {
+  const missing = choice.subject?.missingMaps?.find((m) => m.sigmaMm === sigmaMm);
+  return missing
+    ? `${choice.name} has no σ = ${sigmaMm} mm map: ${missing.file} is missing; ${remakeHint(missing.file, manifest.kind)}.`
+    : `${choice.name} has no σ = ${sigmaMm} mm map.`;
+}
+
+function renderProblems(): void {
+  const box = $('error');
+  box.hidden = problems.length === 0;
+  box.replaceChildren(
+    ...problems.map((p) =>
+      Object.assign(document.createElement('p'), { textContent: `Error: ${p.message}` }),
+    ),
+  );
+}
+
+/** A new view: what went wrong with the previous one no longer applies. */
+function clearProblems(): void {
+  problems.length = 0;
+  renderProblems();
 }
 
 // ---------------------------------------------------------------- views
@@ -319,18 +474,24 @@ async function applyLayers(withAtlas = true): Promise<void> {
   const choice = currentChoice();
   const bgUrl = backgroundUrl();
   const keep = nv.volumes.length > 0 ? crosshairMm() : null;
-  const [background, overlay, atlas] = await Promise.all([
+  const [background, loaded, atlas] = await Promise.all([
     loadImage(bgUrl, { colormap: 'gray' }),
-    loadImage(map.url, { colormap: state.colormap }),
+    // A map that cannot be read leaves the brain, the atlas and the table on screen.
+    loadImage(map.url, { colormap: state.colormap }).catch((e: unknown) => {
+      showError(e);
+      return undefined;
+    }),
     withAtlas ? loadImage(manifest.atlas.labelsUrl) : undefined,
   ]);
+  const overlay = loaded;
   background.colorbarVisible = false;
   atlasImage = atlas;
-  styleOverlay(overlay);
+  overlayImage = overlay;
+  if (overlay) styleOverlay(overlay);
   styleAtlas();
   state.overlayUrl = map.url;
   state.backgroundUrl = bgUrl;
-  const volumes = atlas ? [background, overlay, atlas] : [background, overlay];
+  const volumes = [background, overlay, atlas].filter((v): v is NVImage => v !== undefined);
   nv.volumes = volumes;
   nv.back = background;
   nv.overlays = volumes.slice(1);
@@ -339,10 +500,11 @@ async function applyLayers(withAtlas = true): Promise<void> {
   const info = [
     choice.label,
     `σ = ${map.sigmaMm} mm`,
-    `max ${fmt(maxOf(overlay))}`,
+    overlay ? `max ${fmt(maxOf(overlay))}` : 'map not shown (see the error above)',
     manifest.targetClass === undefined ? '' : `class ${manifest.targetClass}`,
   ];
   $('map-info').textContent = info.filter(Boolean).join(' · ');
+  showNotices();
   await frame();
 }
 
@@ -418,37 +580,83 @@ function mmToClient(mm: Vec3): [number, number] | null {
 
 // ---------------------------------------------------------------- figure
 
+/** `text` in lines no wider than `width` (words kept whole; a longer word gets its own line). */
+function wrap(ctx: CanvasRenderingContext2D, text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && ctx.measureText(next).width > width) {
+      lines.push(line);
+      line = word;
+    } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** Record every line of text painted on `ctx` (for figureText()): its extent in canvas px. */
+function recordText(ctx: CanvasRenderingContext2D, width: number): void {
+  figureText = { lines: [], width };
+  const fill = ctx.fillText.bind(ctx);
+  ctx.fillText = (text: string, x: number, y: number) => {
+    const w = ctx.measureText(text).width;
+    const left = ctx.textAlign === 'right' ? x - w : ctx.textAlign === 'center' ? x - w / 2 : x;
+    figureText.lines.push({ text, x: left, right: left + w });
+    fill(text, x, y);
+  };
+}
+
 function figureCanvas(): HTMLCanvasElement {
   const gl = nv.canvas!;
   const scale = Math.max(1, gl.width / 1200);
   const pad = 12 * scale;
-  const chartHeight = 24 * scale + 20 * scale * Math.min(rows.length, 10);
+  const lineHeight = 18 * scale;
+  const chartHeight = 24 * scale + 20 * scale * Math.min(rows.length, ranking.chart.bars);
+  const choice = currentChoice();
+  const title = `${manifest.title} — ${choice.label} — σ = ${state.sigmaMm} mm — threshold ${state.threshold.toFixed(2)} × max`;
+  // The title and the notices (flat explanations, …) wrap to the figure's width.
+  const measure = document.createElement('canvas').getContext('2d')!;
+  const titleFont = `600 ${14 * scale}px sans-serif`;
+  const noteFont = `${12 * scale}px sans-serif`;
+  measure.font = titleFont;
+  const titleLines = wrap(measure, title, gl.width - 2 * pad);
+  measure.font = noteFont;
+  const noteLines = notices().flatMap((n) => wrap(measure, n, gl.width - 2 * pad));
+  const top = pad + lineHeight * (titleLines.length + noteLines.length);
   const out = document.createElement('canvas');
   out.width = gl.width;
-  out.height = gl.height + chartHeight + 3 * pad + 20 * scale;
+  out.height = top + gl.height + chartHeight + 2 * pad;
   const ctx = out.getContext('2d')!;
+  recordText(ctx, out.width);
   ctx.fillStyle = '#0f1114';
   ctx.fillRect(0, 0, out.width, out.height);
-  ctx.fillStyle = '#e6e6e6';
-  ctx.font = `600 ${14 * scale}px sans-serif`;
   ctx.textBaseline = 'middle';
-  const choice = currentChoice();
-  ctx.fillText(
-    `${manifest.title} — ${choice.label} — σ = ${state.sigmaMm} mm — threshold ${state.threshold.toFixed(2)} × max`,
-    pad,
-    pad + 8 * scale,
-  );
+  let y = pad + lineHeight / 2;
+  ctx.fillStyle = '#e6e6e6';
+  ctx.font = titleFont;
+  for (const line of titleLines) {
+    ctx.fillText(line, pad, y);
+    y += lineHeight;
+  }
+  ctx.fillStyle = '#f0b44c';
+  ctx.font = noteFont;
+  for (const line of noteLines) {
+    ctx.fillText(line, pad, y);
+    y += lineHeight;
+  }
   // The WebGL canvas keeps no drawing buffer: draw, then copy in the same task.
   nv.drawScene();
-  ctx.drawImage(gl, 0, 20 * scale + pad);
+  ctx.drawImage(gl, 0, top);
   paintChart(
     ctx,
     rows,
     pad,
-    gl.height + 20 * scale + 2 * pad,
+    top + gl.height + pad,
     out.width - 2 * pad,
     scale,
     state.selected,
+    ranking.chart,
   );
   return out;
 }
@@ -468,17 +676,37 @@ function saveFigure(): void {
 // ---------------------------------------------------------------- wiring
 
 function showError(e: unknown): void {
-  const box = $('error');
-  box.hidden = false;
-  box.textContent = `Error: ${(e as Error).message ?? String(e)}`;
-  console.error(e);
+  const message = (e as Error).message ?? String(e);
+  const load = e instanceof LoadError ? { url: e.url, reason: e.reason } : {};
+  if (!problems.some((p) => p.message === message)) problems.push({ ...load, message });
+  renderProblems();
+  console.warn(e);
 }
 
 async function selectChoice(key: string): Promise<void> {
   const choice = choices.find((c) => c.key === key);
   if (!choice) throw new Error(`no map ${key}`);
+  clearProblems();
   state.map = key;
-  if (!choice.maps.some((m) => m.sigmaMm === state.sigmaMm)) state.sigmaMm = choice.maps[0].sigmaMm;
+  const has = choice.maps.some((m) => m.sigmaMm === preferredSigma);
+  state.sigmaMm = has ? preferredSigma : choice.maps[0].sigmaMm;
+  sigmaNotice = has
+    ? undefined
+    : `${missingSigma(choice, preferredSigma)} Showing σ = ${state.sigmaMm} mm instead.`;
+  refreshSelectors();
+  await applyLayers();
+  await applyTable();
+}
+
+/** Show σ = `sigmaMm` (and ask for it on the next choices); refused, with the reason, when the
+ *  current choice has no such map: the view never shows another σ under this one's name. */
+async function selectSigmaNow(sigmaMm: number): Promise<void> {
+  const choice = currentChoice();
+  if (!choice.maps.some((m) => m.sigmaMm === sigmaMm))
+    throw new Error(missingSigma(choice, sigmaMm));
+  clearProblems();
+  preferredSigma = state.sigmaMm = sigmaMm;
+  sigmaNotice = undefined;
   refreshSelectors();
   await applyLayers();
   await applyTable();
@@ -488,17 +716,13 @@ function wire(): void {
   mapSelect.addEventListener('change', () => void enqueue(() => selectChoice(mapSelect.value)));
   sigmaSelect.addEventListener(
     'change',
-    () =>
-      void enqueue(async () => {
-        state.sigmaMm = Number(sigmaSelect.value);
-        await applyLayers();
-        await applyTable();
-      }),
+    () => void enqueue(() => selectSigmaNow(Number(sigmaSelect.value))),
   );
   backgroundSelect.addEventListener(
     'change',
     () =>
       void enqueue(async () => {
+        clearProblems();
         state.background = backgroundSelect.value as ViewerState['background'];
         await applyLayers();
       }),
@@ -510,13 +734,12 @@ function wire(): void {
   );
   colormapSelect.addEventListener('change', () => {
     state.colormap = colormapSelect.value;
-    const overlay = nv.volumes[1];
-    if (overlay) nv.setColormap(overlay.id, state.colormap);
+    if (overlayImage) nv.setColormap(overlayImage.id, state.colormap);
   });
   thresholdInput.addEventListener('input', () => void setThreshold(Number(thresholdInput.value)));
   opacityInput.addEventListener('input', () => {
     state.opacity = Number(opacityInput.value);
-    nv.setOpacity(1, state.opacity);
+    if (overlayImage) nv.setOpacity(nv.volumes.indexOf(overlayImage), state.opacity);
   });
   atlasModeSelect.addEventListener('change', () => {
     state.atlasMode = atlasModeSelect.value as AtlasMode;
@@ -545,7 +768,7 @@ function wire(): void {
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
     resizeTimer = window.setTimeout(
-      () => drawChart(chart, rows, state.selected, (r) => pickRegion(r, true)),
+      () => drawChart(chart, rows, state.selected, (r) => pickRegion(r, true), ranking.chart),
       100,
     );
   });
@@ -556,7 +779,7 @@ function setThreshold(fraction: number): Promise<void> {
   thresholdInput.value = String(state.threshold);
   thresholdValue.textContent = state.threshold.toFixed(2);
   return enqueue(async () => {
-    const overlay = nv.volumes[1];
+    const overlay = overlayImage;
     if (!overlay) return;
     styleOverlay(overlay);
     nv.updateGLVolume();
@@ -583,12 +806,13 @@ async function start(): Promise<void> {
   choices = buildChoices();
   if (choices.length === 0) throw new Error('the results folder has no saliency maps');
   state.map = choices[0].key;
-  state.sigmaMm = choices[0].maps[0].sigmaMm;
+  preferredSigma = state.sigmaMm = choices[0].maps[0].sigmaMm;
   prefetchLayers();
   // Let the fetches go out before NiiVue compiles its shaders (which blocks this thread).
   await new Promise((resolve) => setTimeout(resolve));
   await nv.attachTo('gl');
   skipGradientPasses(nv);
+  readableColorbarTicks(nv, colorbarLabels);
   performance.mark('glas3d:niivue');
   wire();
   refreshSelectors();
@@ -621,17 +845,15 @@ window.glas3dViewer = {
     if (!key) return Promise.reject(new Error(`no subject ${id}`));
     return enqueue(() => selectChoice(key));
   },
-  selectSigma: (sigmaMm: number) =>
-    enqueue(async () => {
-      state.sigmaMm = sigmaMm;
-      refreshSelectors();
-      await applyLayers();
-      await applyTable();
-    }),
+  selectSigma: (sigmaMm: number) => enqueue(() => selectSigmaNow(sigmaMm)),
   selectRegion,
   regionAt,
   mmToClient,
   rows: () => rows,
   idle: () => queue.then(frame),
   figureDataUrl: () => figureCanvas().toDataURL('image/png'),
+  figureText: () => figureText,
+  problems: () => problems.map((p) => ({ ...p })),
+  notices,
+  colorbarLabels: () => [...colorbarLabels],
 };

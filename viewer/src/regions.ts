@@ -33,7 +33,13 @@ const COLUMNS: Column[] = [
   {
     head: '95% CI',
     title: 'bootstrap 95% confidence interval of the score',
-    cell: (r) => (r.ciLow === undefined ? '' : `${fmt(r.ciLow, 2)}–${fmt(r.ciHigh, 2)}`),
+    // One subject gives no interval (its bootstrap has nothing to resample).
+    cell: (r) =>
+      r.ciLow === undefined
+        ? ''
+        : r.nSubjects === 1
+          ? '–'
+          : `${fmt(r.ciLow, 2)}–${fmt(r.ciHigh, 2)}`,
     present: has('ciLow'),
   },
   {
@@ -59,14 +65,18 @@ const COLUMNS: Column[] = [
   },
 ];
 
-/** Fill the table; `onPick(row)` is called when a row is clicked. */
+/** Fill the table; `onPick(row)` is called when a row is clicked. `scoreHead` names the score
+ *  column (the control group's table ranks by its own score). */
 export function renderTable(
   table: HTMLTableElement,
   rows: ViewRegionRow[],
   selected: number | null,
   onPick: (row: ViewRegionRow) => void,
+  scoreHead = 'score',
 ): void {
-  const columns = COLUMNS.filter((c) => c.present(rows));
+  const columns = COLUMNS.filter((c) => c.present(rows)).map((c) =>
+    c.head === 'score' ? { ...c, head: scoreHead, title: scoreHead } : c,
+  );
   const head = document.createElement('tr');
   for (const c of columns) {
     const th = document.createElement('th');
@@ -120,14 +130,26 @@ export interface ChartGeometry {
   labelWidth: number;
 }
 
-/** Horizontal bars of the top `n` rows (score, with CI whiskers when the table has them). */
+/** What the chart shows: its title and how many bars (0: the title alone, when the rows are no
+ *  ranking). */
+export interface ChartSpec {
+  title: string;
+  bars: number;
+}
+
+/** A bootstrap interval worth drawing (one subject gives none). */
+const hasCi = (r: ViewRegionRow): r is ViewRegionRow & { ciLow: number; ciHigh: number } =>
+  r.ciLow !== undefined && r.ciHigh !== undefined && r.nSubjects !== 1;
+
+/** Horizontal bars of the top rows (score, with CI whiskers when the table has them). */
 export function drawChart(
   svg: SVGSVGElement,
   rows: ViewRegionRow[],
   selected: number | null,
   onPick: (row: ViewRegionRow) => void,
-  n = 10,
+  spec: ChartSpec,
 ): void {
+  const n = spec.bars;
   const top = rows.slice(0, n);
   const width = Math.max(svg.clientWidth, 400);
   const rowHeight = 20;
@@ -141,7 +163,7 @@ export function drawChart(
     el('text', { x: 0, y: 14, 'font-weight': 600 }),
     el('line', { class: 'axis', x1: labelWidth, x2: labelWidth, y1: 20, y2: height }),
   ];
-  children[0].textContent = `Top ${top.length} regions by score`;
+  children[0].textContent = spec.title.replace('{n}', String(top.length));
   top.forEach((r, i) => {
     const y = 24 + i * rowHeight;
     const label = el('text', { x: labelWidth - 6, y: y + 13, 'text-anchor': 'end' });
@@ -158,7 +180,7 @@ export function drawChart(
     const value = el('text', { x: labelWidth + scale(r.ciHigh ?? r.score) + 6, y: y + 13 });
     value.textContent = fmt(r.score);
     children.push(label, bar, value);
-    if (r.ciLow !== undefined && r.ciHigh !== undefined) {
+    if (hasCi(r)) {
       children.push(
         el('line', {
           class: 'ci',
@@ -181,9 +203,10 @@ export function paintChart(
   y0: number,
   width: number,
   scale: number,
-  selected: number | null = null,
-  n = 10,
+  selected: number | null,
+  spec: ChartSpec,
 ): number {
+  const n = spec.bars;
   const top = rows.slice(0, n);
   const rowHeight = 20 * scale;
   const labelWidth = 190 * scale;
@@ -193,7 +216,7 @@ export function paintChart(
   ctx.font = `${12 * scale}px sans-serif`;
   ctx.textBaseline = 'middle';
   ctx.fillStyle = '#e6e6e6';
-  ctx.fillText(`Top ${top.length} regions by score`, x0, y0 + 10 * scale);
+  ctx.fillText(spec.title.replace('{n}', String(top.length)), x0, y0 + 10 * scale);
   top.forEach((r, i) => {
     const y = y0 + 24 * scale + i * rowHeight;
     ctx.fillStyle = '#e6e6e6';
@@ -201,7 +224,7 @@ export function paintChart(
     ctx.fillText(`${r.rank}. ${r.name}`, x0 + labelWidth - 6 * scale, y + rowHeight / 2);
     ctx.fillStyle = r.index === selected ? '#35c9e8' : '#e8833a';
     ctx.fillRect(x0 + labelWidth, y + 3 * scale, Math.max(len(r.score), 1), rowHeight - 6 * scale);
-    if (r.ciLow !== undefined && r.ciHigh !== undefined) {
+    if (hasCi(r)) {
       ctx.strokeStyle = '#e6e6e6';
       ctx.beginPath();
       ctx.moveTo(x0 + labelWidth + len(r.ciLow), y + rowHeight / 2);

@@ -3,12 +3,15 @@
  * `glas3d figure RESULTS_DIR --out fig.png`: the same viewer, headless, saved as a PNG.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { OptionError } from '../../errors.js';
+import { Glas3dError, OptionError } from '../../errors.js';
+import { remakeHint, resultPathOf } from '../../view/fixes.js';
 import { isLoopback, startViewServer, type ViewServer } from '../../view/server.js';
 import { launchChromium, openViewer } from '../../view/headless.js';
-import type { ViewerHook } from '../../view/manifest-types.js';
+import type { ViewerHook, ViewManifest } from '../../view/manifest-types.js';
 import type { CliIo } from '../io.js';
 import { parseCount } from '../options.js';
 
@@ -74,6 +77,50 @@ function describe(server: ViewServer): string {
   return `glas3d view: ${m.title} (${m.kind}: ${what}, σ = ${m.sigmaMm.join(', ')} mm)`;
 }
 
+/** Refuse an --out the PNG cannot be written to, before a browser starts. */
+function checkOut(out: string): void {
+  if (existsSync(out) && statSync(out).isDirectory()) {
+    throw new OptionError(`--out ${out}: is a folder; give a file name such as fig.png.`);
+  }
+  if (!existsSync(dirname(out))) {
+    throw new OptionError(
+      `--out ${out}: the folder ${dirname(out)} does not exist; create it first.`,
+    );
+  }
+}
+
+/** The id `selectSubject` takes for --subject, checked against the manifest. */
+function subjectId(m: ViewManifest, wanted: string, results: string): string {
+  const id = wanted.replace(/^sub-/, '');
+  if (!m.subjects.some((s) => s.id === id) && !['cohort', 'control'].includes(id)) {
+    throw new OptionError(
+      `--subject ${wanted}: not in ${results} (subjects: ${m.subjects.map((s) => s.id).join(', ')}).`,
+    );
+  }
+  return id;
+}
+
+/** Refuse a σ the chosen map does not have, naming the missing file and the fix. */
+function checkSigma(m: ViewManifest, id: string | undefined, sigmaMm: number, results: string) {
+  if (!m.sigmaMm.includes(sigmaMm)) {
+    throw new OptionError(`--sigma ${sigmaMm}: the results have σ = ${m.sigmaMm.join(', ')} mm.`);
+  }
+  const subject = m.subjects.find((s) => s.id === id);
+  const group = id === 'control' ? 'control' : 'cohort';
+  const has = subject
+    ? subject.maps.some((x) => x.sigmaMm === sigmaMm)
+    : m.cohortMaps.some((x) => x.group === group && x.sigmaMm === sigmaMm) ||
+      (m.kind === 'explain' && m.subjects[0]?.maps.some((x) => x.sigmaMm === sigmaMm));
+  if (has) return;
+  const missing = subject?.missingMaps?.find((x) => x.sigmaMm === sigmaMm);
+  const what = subject ? `sub-${subject.id}` : `the ${group} group`;
+  throw new Glas3dError(
+    missing
+      ? `${join(results, missing.file)}: missing (the σ = ${sigmaMm} mm map of ${what}); ${remakeHint(missing.file, m.kind)}.`
+      : `${results}: no σ = ${sigmaMm} mm map of ${what}; rerun glas3d run with the same --out.`,
+  );
+}
+
 interface FigureFlags {
   out: string;
   subject?: string;
@@ -133,7 +180,17 @@ export function register(program: Command, io: CliIo): void {
     .option('--width <px>', 'page width', parseCount('--width', 400), 1600)
     .option('--height <px>', 'page height', parseCount('--height', 300), 900)
     .action(async (results: string, flags: FigureFlags) => {
+      checkOut(flags.out);
       const server = await startViewServer({ resultsDir: results });
+      const m = server.manifest;
+      let id: string | undefined;
+      try {
+        id = flags.subject ? subjectId(m, flags.subject, results) : undefined;
+        if (flags.sigma !== undefined) checkSigma(m, id, flags.sigma, results);
+      } catch (e) {
+        await server.close();
+        throw e;
+      }
       const browser = await launchChromium({ width: flags.width, height: flags.height }).catch(
         async (e) => {
           await server.close();
@@ -142,22 +199,10 @@ export function register(program: Command, io: CliIo): void {
       );
       try {
         const page = await openViewer(browser.context, server.url);
-        const m = server.manifest;
-        if (flags.subject) {
-          const id = flags.subject.replace(/^sub-/, '');
-          if (!m.subjects.some((s) => s.id === id) && !['cohort', 'control'].includes(id)) {
-            throw new OptionError(
-              `--subject ${flags.subject}: not in ${results} (subjects: ${m.subjects.map((s) => s.id).join(', ')}).`,
-            );
-          }
+        if (id !== undefined) {
           await page.evaluate((s) => window.glas3dViewer.selectSubject(s), id);
         }
         if (flags.sigma !== undefined) {
-          if (!m.sigmaMm.includes(flags.sigma)) {
-            throw new OptionError(
-              `--sigma ${flags.sigma}: the results have σ = ${m.sigmaMm.join(', ')} mm.`,
-            );
-          }
           await page.evaluate((s) => window.glas3dViewer.selectSigma(s), flags.sigma);
         }
         if (flags.threshold !== undefined) {
@@ -173,11 +218,23 @@ export function register(program: Command, io: CliIo): void {
           await page.evaluate((i) => window.glas3dViewer.selectRegion(i), region.index);
           await page.evaluate('new Promise((r) => requestAnimationFrame(() => r(null)))');
         }
+        // A file the page could not read (a damaged map): no figure without it.
+        const [problem] = await page.evaluate(() => window.glas3dViewer.problems());
+        if (problem) {
+          const file = problem.url && resultPathOf(problem.url);
+          throw new Glas3dError(
+            file
+              ? `${server.pathOf(problem.url!) ?? join(results, file)}: cannot be read (${problem.reason}); ${remakeHint(file, m.kind)}.`
+              : problem.message,
+          );
+        }
         const dataUrl = await page.evaluate(() => window.glas3dViewer.figureDataUrl());
         await writeFile(
           flags.out,
           Buffer.from(dataUrl.replace(/^data:image\/png;base64,/, ''), 'base64'),
-        );
+        ).catch((e: NodeJS.ErrnoException) => {
+          throw new Glas3dError(`--out ${flags.out}: cannot write it (${e.code ?? e.message}).`);
+        });
         io.out(`wrote ${flags.out}\n`);
       } finally {
         await browser.close();
