@@ -67,6 +67,8 @@ export interface RunOptions {
   model: string;
   atlas?: string;
   names?: string;
+  /** T1 template in the atlas's space (default: the atlas's own, Colin27 for AAL). */
+  template?: string;
   sigmaMm?: number[];
   mode?: GlasMode;
   /** zero | mean | blur | template | control (the control group's mean) | a volume file. */
@@ -206,8 +208,13 @@ export interface RunSettings {
   seed: number;
   cohort: string;
   control?: string;
+  /** BIDS --group-column/--group that picked the cohort's participants; null when none. */
+  group?: { column: string; value: string } | null;
+  /** This run's --shard i/n; absent for a whole run. */
+  shard?: string;
 }
 
+/** The settings that decide a subject's results: not where the cohort lies, how it was split. */
 export function fingerprintOf(settings: RunSettings): string {
   const {
     glas3dVersion: _v,
@@ -215,6 +222,8 @@ export function fingerprintOf(settings: RunSettings): string {
     control: _k,
     bootstrap: _b,
     permutations: _p,
+    group: _g,
+    shard: _s,
     ...rest
   } = settings;
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
@@ -273,10 +282,22 @@ async function runWith(
 ): Promise<RunSummary> {
   const axes = volumeModelAxes(classifier, options.model);
   const grid = modelGrid(axes.gridDims, gridVolume);
-  const atlas = await loadAtlas(options.atlas ?? 'aal', { names: options.names });
+  const atlas = await loadAtlas(options.atlas ?? 'aal', {
+    names: options.names,
+    template: options.template,
+  });
   const atlasGrid = atlasOnGrid(atlas, grid);
   const template = atlas.template ? await readVolume(atlas.template) : undefined;
   const reference = template ? templateReference(template, grid) : undefined;
+  if (!template && (options.baseline ?? 'template') === 'template')
+    throw new OptionError(
+      `baseline 'template' needs a T1 template in the space of atlas ${atlas.name}: give --template FILE, or use --baseline mean, blur, zero, control or a volume FILE.`,
+    );
+  if (!template && options.checkSpace !== false)
+    emit({
+      kind: 'note',
+      text: `atlas ${atlas.name} has no template (--template FILE): scans are not checked for template space.`,
+    });
   const targetClass = options.targetClass ?? defaultClass(classifier);
   classifier.checkClass(targetClass);
 
@@ -356,6 +377,12 @@ async function runWith(
     seed: options.seed ?? 1,
     cohort: resolve(options.cohort),
     control: options.control ? resolve(options.control) : undefined,
+    // For glas3d merge, to tell which subjects a complete set of shards must hold.
+    group:
+      options.group === undefined
+        ? null
+        : { column: options.groupColumn ?? 'group', value: options.group },
+    ...(shard.count > 1 && { shard: `${shard.index}/${shard.count}` }),
   };
   const fingerprint = fingerprintOf(settings);
 

@@ -101,10 +101,10 @@ export function prepareSubject(
       `${name}: every voxel is ${first}: an empty (constant) image has nothing to explain; check the file (a failed conversion or registration?).`,
     );
   }
-  if (sameGrid(subject, grid)) {
-    return { volume: subject, resampled: false };
-  }
-  const onGrid = resample(subject, grid, 'linear');
+  // A scan already on the grid is checked too: the grid's size says nothing of what it holds
+  // (a native-space scan cropped to 91×109×91, a file from another template).
+  const resampled = !sameGrid(subject, grid);
+  const onGrid = resampled ? resample(subject, grid, 'linear') : subject;
   let templateCorrelation: number | undefined;
   let templateCoverage: number | undefined;
   if (reference && options.checkSpace !== false) {
@@ -127,7 +127,7 @@ export function prepareSubject(
   }
   return {
     volume: onGrid,
-    resampled: true,
+    resampled,
     templateCorrelation,
     templateCoverage,
   };

@@ -65,7 +65,10 @@ describe('merge checks that every subject is in some shard', () => {
     const rows = await errorRows('m-missing');
     expect(rows.map((row) => row.subject)).toEqual(['sub-01', 'sub-03']);
     expect(rows[0]).toMatchObject({ group: 'cohort', file: join(fx.cohort, 'sub-01.nii.gz') });
-    expect(rows[0].reason).toMatch(/^not finished in any shard: rerun .*--shard i\/n/);
+    // run.json records each shard: the reason names the one to rerun.
+    expect(rows[0].reason).toMatch(
+      /^not finished in any shard: run shard 1\/2, which holds it .*--shard 1\/2/,
+    );
     // The results of what is there are written, never lost.
     expect(await nSubjects('m-missing')).toBe(2);
 
@@ -191,8 +194,10 @@ describe('a BIDS cohort picked by --group', () => {
     ]);
     expect(ran.code).toBe(1); // sub-ad3 failed
 
-    // run.json records no group: sub-nc1 may be left out on purpose, so a warning only.
-    const r = await merge('m-bids', run);
+    // A run.json without the group (written before it was recorded): sub-nc1 may be left out
+    // on purpose, so a warning only.
+    const old = await copyShard(run, join(fx.dir, 'bids-ad-old'), { group: undefined });
+    const r = await merge('m-bids', old);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/warning: 1 participant\(s\) .* \(sub-nc1\): expected if .*--group/);
     expect(r.stderr).toMatch(/1 subject\(s\) failed in their shard/);
@@ -201,11 +206,12 @@ describe('a BIDS cohort picked by --group', () => {
     expect(rows.map((row) => row.subject)).toEqual(['sub-ad3']);
     expect(rows[0].reason).toMatch(/no T1w/);
 
-    // Where run.json records the group, nothing to warn of; merging the merge says the same.
-    const recorded = await copyShard(run, join(fx.dir, 'bids-ad-rec'), {
-      group: { column: 'group', value: 'AD' },
+    // run.json records the group: nothing to warn of; merging the merge says the same.
+    expect(JSON.parse(await readFile(join(run, 'run.json'), 'utf8')).group).toEqual({
+      column: 'group',
+      value: 'AD',
     });
-    const again = await merge('m-bids-rec', recorded);
+    const again = await merge('m-bids-rec', run);
     expect(again.stderr).not.toMatch(/warning/);
     expect((await errorRows('m-bids-rec')).map((row) => row.subject)).toEqual(['sub-ad3']);
     const twice = await merge('m-bids-twice', join(fx.dir, 'm-bids-rec'));

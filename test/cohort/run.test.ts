@@ -199,23 +199,72 @@ describe('bad subjects', () => {
       };
       await writeVolume(join(dir, 'sub-native.nii.gz'), far);
     }
+    // On the model's grid (same dims and affine) but the brain 30 mm posterior in the array:
+    // the grid says nothing of what it holds, so it is checked like any other scan.
+    const [nx, ny] = w.volume.dims;
+    const displaced = new Float32Array(w.volume.data.length);
+    for (let o = 0; o < displaced.length; o++) {
+      const j = Math.floor(o / nx) % ny;
+      if (j + 15 < ny) displaced[o] = w.volume.data[o + 15 * nx];
+    }
+    await writeVolume(join(dir, 'sub-offgrid.nii.gz'), { ...w.volume, data: displaced });
     const out = join(fx.dir, 'bad-out');
     const r = await runCli(runArgs(dir, out));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/4 subject\(s\) failed/);
+    expect(r.stderr).toMatch(/5 subject\(s\) failed/);
     const errors = (await readFile(join(out, 'errors.tsv'), 'utf8'))
       .trim()
       .split('\n')
       .slice(1)
       .map((l) => l.split('\t'));
     const reason = (id: string) => errors.find((e) => e[1] === `sub-${id}`)?.[3] ?? '';
-    expect(errors).toHaveLength(4);
+    expect(errors).toHaveLength(5);
     expect(reason('truncated')).toMatch(/truncated/);
     expect(reason('slice')).toMatch(/not a 3-D volume/);
     expect(reason('nan')).toMatch(/NaN/);
     expect(reason('native')).toMatch(/Register it to the template/);
+    expect(reason('offgrid')).toMatch(/does not line up with the template/);
     const rows = parseCsv(await readFile(join(out, 'regions.csv'), 'utf8'));
     expect(Number(rows[0].n_subjects)).toBe(2);
+    expect([Number(rows[0].index), Number(rows[1].index)].sort()).toEqual(TARGETS);
+  });
+});
+
+describe('a label-image atlas', () => {
+  it('needs --template for the template baseline (said before any subject), and takes it', async () => {
+    const w = await oracleWorld();
+    const labels = join(fx.dir, 'labels.nii.gz');
+    const names = join(fx.dir, 'labels.txt');
+    await writeVolume(labels, w.onGrid.labels);
+    await writeFile(names, w.onGrid.regions.map((r) => `${r.index} ${r.name}`).join('\n'));
+    const args = (out: string, ...more: string[]) => [
+      'run',
+      '--cohort',
+      fx.cohort,
+      '--out',
+      out,
+      '--model',
+      fx.model,
+      '--atlas',
+      labels,
+      '--names',
+      names,
+      '--quiet',
+      ...more,
+    ];
+    const without = await runCli(args(join(fx.dir, 'atlas-no-template')));
+    expect(without.code).toBe(1);
+    expect(without.stderr).toMatch(
+      /needs a T1 template in the space of atlas labels: give --template/,
+    );
+    expect(existsSync(join(fx.dir, 'atlas-no-template', 'sub-01'))).toBe(false);
+    const template = join(fx.dir, 'template.nii.gz');
+    await writeVolume(template, w.volume);
+    const out = join(fx.dir, 'atlas-template');
+    const given = await runCli(args(out, '--template', template));
+    expect(given.stderr).not.toMatch(/error|bug/i);
+    expect(given.code).toBe(0);
+    const rows = parseCsv(await readFile(join(out, 'regions.csv'), 'utf8'));
     expect([Number(rows[0].index), Number(rows[1].index)].sort()).toEqual(TARGETS);
   });
 });

@@ -23,6 +23,7 @@ import {
   perturbationOption,
   sigmaMmOption,
   type VolumeFlags,
+  templateOption,
 } from '../options.js';
 import { progressReporter } from '../progress.js';
 
@@ -51,6 +52,7 @@ export function register(program: Command, io: CliIo): void {
     .requiredOption('--model <file>', 'ONNX classifier')
     .option('--atlas <atlas>', '"aal" or a label image', 'aal')
     .option('--names <file>', 'region names for a label image atlas')
+    .addOption(templateOption())
     .option('--out <dir>', 'results folder', 'glas3d-results')
     .addOption(sigmaMmOption())
     .addOption(modeOption())
@@ -141,6 +143,7 @@ export function register(program: Command, io: CliIo): void {
         model: flags.model,
         atlas: flags.atlas,
         names: flags.names,
+        template: flags.template,
         sigmaMm: flags.sigma,
         mode: flags.mode,
         baseline: flags.baseline,
