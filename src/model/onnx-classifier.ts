@@ -255,8 +255,9 @@ function sampleShapeFromGrid(
   if (!grid || !sample || !sample.some(isSymbolic)) return undefined;
   const declared = formatShape(input.shape);
   if (sample.length === 3 && grid.dims.length === 3 && grid.channels === 1 && !options.layout) {
-    // [N,D,H,W]: a volume model without a channel axis.
-    return (options.axes ?? 'xyz') === 'xyz' ? [...grid.dims] : [...grid.dims].reverse();
+    // [N,D,H,W]: a volume model without a channel axis, when its fixed dims fit the grid.
+    const spatial = (options.axes ?? 'xyz') === 'xyz' ? [...grid.dims] : [...grid.dims].reverse();
+    if (sample.every((d, i) => isSymbolic(d) || d === spatial[i])) return spatial;
   }
   if (sample.length !== grid.dims.length + 1)
     throw new ModelError(
