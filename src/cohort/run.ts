@@ -45,9 +45,11 @@ import {
 } from './derivatives.js';
 import {
   checkGroupOptions,
+  checkOneSpace,
   discoverSubjects,
   idFromFileName,
   isInside,
+  parseSpace,
   shardOf,
   type DiscoverOptions,
   type Subject,
@@ -94,6 +96,12 @@ export interface RunOptions {
   shard?: { index: number; count: number };
   groupColumn?: string;
   group?: string;
+  /**
+   * BIDS: explain each participant's T1w in this space (`MNI152NLin6Asym:res-2`: see parseSpace),
+   * for the cohort and the control group; needed where a participant has T1w scans in several
+   * spaces (an fMRIPrep output), refused for a plain folder.
+   */
+  space?: string;
   /** Refuse scans that do not line up with the template (default true). */
   checkSpace?: boolean;
   bootstrap?: number;
@@ -210,6 +218,12 @@ export interface RunSettings {
   control?: string;
   /** BIDS --group-column/--group that picked the cohort's participants; null when none. */
   group?: { column: string; value: string } | null;
+  /**
+   * BIDS --space whose T1w scans were explained ("MNI152NLin6Asym:res-2"); null when none. Not
+   * fingerprinted: it picks which file is a subject's scan, and that file's path and sha256 are
+   * in the sidecar already (a subject whose file another --space changes is explained again).
+   */
+  space?: string | null;
   /** This run's --shard i/n; absent for a whole run. */
   shard?: string;
 }
@@ -223,6 +237,7 @@ export function fingerprintOf(settings: RunSettings): string {
     bootstrap: _b,
     permutations: _p,
     group: _g,
+    space: _sp,
     shard: _s,
     ...rest
   } = settings;
@@ -233,6 +248,8 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
   const emit = options.onEvent ?? (() => undefined);
   const out = resolve(options.out);
   checkGroupOptions(options);
+  // A malformed --space is refused before the model is loaded.
+  const space = options.space !== undefined ? parseSpace(options.space).text : undefined;
   if (!existsSync(options.model)) throw new OptionError(`${options.model}: no such model file.`);
   // On a GPU the perturbed copies are made inside the graph (loaded once for all subjects).
   // A model with symbolic sample dims runs on the --grid volume's grid, else on MNI 2 mm.
@@ -251,7 +268,7 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
   });
   for (const text of notes) emit({ kind: 'note', text });
   try {
-    return await runWith(classifier, out, options, emit, inGraph, gridVolume);
+    return await runWith(classifier, out, { ...options, space }, emit, inGraph, gridVolume);
   } finally {
     await dispose();
   }
@@ -317,6 +334,7 @@ async function runWith(
     const subjects = await discoverSubjects(dir, {
       groupColumn: bids.groupColumn,
       group: bids.group,
+      space: options.space,
       exclude: out,
       onExcluded: (count) =>
         emit({
@@ -325,6 +343,8 @@ async function runWith(
         }),
       onNote: (text) => emit({ kind: 'note', text: `${flag} ${dir}: ${text}` }),
     });
+    // Several spaces and no --space: the run is refused, not each participant (checkOneSpace).
+    if (options.space === undefined) checkOneSpace(dir, subjects, flag);
     // Two files whose names clean to one id: say which got a suffix.
     for (const s of subjects) {
       const clean = idFromFileName(basename(s.path));
@@ -382,6 +402,7 @@ async function runWith(
       options.group === undefined
         ? null
         : { column: options.groupColumn ?? 'group', value: options.group },
+    space: options.space ?? null,
     ...(shard.count > 1 && { shard: `${shard.index}/${shard.count}` }),
   };
   const fingerprint = fingerprintOf(settings);

@@ -1,7 +1,8 @@
 /**
  * Which subjects a cohort holds: a BIDS-like dataset (its subjects are `sub-<id>/anat/` or
  * `sub-<id>/ses-<label>/anat/` folders, or it has participants.tsv and dataset_description.json),
- * one T1w per participant, filtered by a group column; or else every scan file under a folder
+ * one T1w per participant (in one template space, `--space`, where a participant has several, as
+ * fMRIPrep writes them), filtered by a group column; or else every scan file under a folder
  * (sorted, recursive), leaving out the files whose name says they are masks or segmentations.
  */
 import { existsSync, statSync } from 'node:fs';
@@ -18,6 +19,11 @@ export interface Subject {
    * no T1w, or several): the run lists it in errors.tsv without reading anything.
    */
   error?: string;
+  /**
+   * A BIDS participant refused because its T1w scans are in several spaces: their spaces
+   * (spaceOf; '' for native), for checkOneSpace's message.
+   */
+  spaces?: string[];
 }
 
 export interface DiscoverOptions {
@@ -25,6 +31,12 @@ export interface DiscoverOptions {
   groupColumn?: string;
   /** BIDS: keep only participants whose group column equals this (e.g. "AD"), case and all. */
   group?: string;
+  /**
+   * BIDS: keep, per participant, the T1w files in this space: a `space-` label, optionally with
+   * the `cohort-`/`res-` entities fMRIPrep adds (`MNI152NLin6Asym:res-2`, as in its
+   * --output-spaces). See parseSpace.
+   */
+  space?: string;
   /** A folder whose files are never subjects (the run's --out: glas3d's own maps). */
   exclude?: string;
   /** Told how many files under `exclude` were left out, when any were. */
@@ -51,6 +63,79 @@ export function notAnatomical(stem: string): string | undefined {
   return /_label-[A-Za-z0-9]+(?:_|$)/.test(stem) ? '_label-…' : undefined;
 }
 
+/** A --space: the `space-` label and the entities (res, cohort) a file must also have. */
+export interface SpaceSpec {
+  label: string;
+  entities: Array<[key: string, value: string]>;
+  /** "MNI152NLin6Asym:res-2": the spelling run.json records and messages give. */
+  text: string;
+}
+
+/**
+ * "MNI152NLin6Asym:res-2" → label MNI152NLin6Asym, res 2 (fMRIPrep's --output-spaces spelling; a
+ * leading "space-" is allowed). Labels match the file names exactly, case included.
+ */
+export function parseSpace(text: string): SpaceSpec {
+  const [first, ...rest] = text.trim().split(':');
+  const label = first.replace(/^space-/, '');
+  const entities = rest.map((part) => /^([a-z]+)-([A-Za-z0-9]+)$/.exec(part));
+  if (!/^[A-Za-z0-9]+$/.test(label) || entities.some((m) => !m)) {
+    throw new OptionError(
+      `--space ${text}: give a BIDS space label, optionally with its entities as fMRIPrep's --output-spaces writes them, e.g. --space MNI152NLin6Asym or --space MNI152NLin6Asym:res-2.`,
+    );
+  }
+  const pairs = entities.map((m) => [m![1], m![2]] as [string, string]);
+  return { label, entities: pairs, text: [label, ...pairs.map(([k, v]) => `${k}-${v}`)].join(':') };
+}
+
+/** A BIDS file name's entities: "sub-01_space-X_res-2_desc-preproc_T1w.nii.gz" → sub, space, res, desc. */
+function entitiesOf(path: string): Map<string, string> {
+  const parts = stemOf(basename(path)).split('_').slice(0, -1);
+  return new Map(
+    parts.flatMap((p) => {
+      const m = /^([A-Za-z0-9]+)-(.+)$/.exec(p);
+      return m ? [[m[1], m[2]] as const] : [];
+    }),
+  );
+}
+
+/**
+ * A file's space as --space spells it: "MNI152NLin6Asym:res-2" for
+ * `…_space-MNI152NLin6Asym_res-2_…`, '' for a file with no `space-` entity (native space).
+ */
+export function spaceOf(path: string): string {
+  const e = entitiesOf(path);
+  const space = e.get('space');
+  if (space === undefined) return '';
+  return [space, ...['cohort', 'res'].filter((k) => e.has(k)).map((k) => `${k}-${e.get(k)}`)].join(
+    ':',
+  );
+}
+
+const showSpace = (space: string) => space || 'native (no space- entity)';
+
+function inSpace(path: string, spec: SpaceSpec): boolean {
+  const e = entitiesOf(path);
+  return e.get('space') === spec.label && spec.entities.every(([k, v]) => e.get(k) === v);
+}
+
+/** "MNI152NLin2009cAsym (3 participant(s)), native (no space- entity) (3 participant(s))": sorted, native last. */
+function listSpaces(counts: Iterable<[string, number]>, unit = ' participant(s)'): string {
+  return [...counts]
+    .sort(([a], [b]) => (a === '' ? 1 : b === '' ? -1 : a < b ? -1 : 1))
+    .map(([space, n]) => `${showSpace(space)} (${n}${unit})`)
+    .join(', ');
+}
+
+/** "--space A or --space B" for the template spaces among `spaces` (native is not one). */
+function spaceChoices(spaces: Iterable<string>): string {
+  return [...new Set(spaces)]
+    .filter((s) => s !== '')
+    .sort()
+    .map((s) => `--space ${s}`)
+    .join(' or ');
+}
+
 /** `--group-column` alone would pool every participant: refused, asking for `--group`. */
 export function checkGroupOptions(options: DiscoverOptions): void {
   if (options.groupColumn !== undefined && options.group === undefined) {
@@ -74,6 +159,11 @@ export async function discoverSubjects(
     return discoverBids(dir, participantFolders, options);
   }
   if (options.group !== undefined) throw new OptionError(await groupInPlainFolder(dir));
+  if (options.space !== undefined) {
+    throw new OptionError(
+      `${dir}: --space ${options.space} picks among the T1w scans of a BIDS dataset's participants (sub-<id>/anat/ or sub-<id>/ses-<label>/anat/ folders), which this folder is not: every .nii/.nii.gz in it is a subject. Give a folder that holds only the scans in that space, without --space, or lay it out as sub-<id>/anat/.`,
+    );
+  }
   const all = (await listFiles(dir)).filter((f) => SCAN.test(f)).sort();
   const kept = options.exclude ? all.filter((f) => !isInside(f, options.exclude!)) : all;
   if (kept.length < all.length) options.onExcluded?.(all.length - kept.length);
@@ -236,31 +326,85 @@ async function discoverBids(
   options: DiscoverOptions,
 ): Promise<Subject[]> {
   const fromTsv = existsSync(join(dir, 'participants.tsv'));
+  const spec = options.space !== undefined ? parseSpace(options.space) : undefined;
   const subjects: Subject[] = [];
+  // The spaces of the T1w scans --space left out, and of every T1w found (for the messages).
+  const leftOut = new Map<string, number>();
+  const found = new Map<string, Set<string>>();
+  let matched = 0;
   for (const participant of await participantsOf(dir, folders, options)) {
     const folder = join(dir, participant);
     const id = participant.replace(/^sub-/, '');
-    const t1 = await participantT1w(folder);
-    const listed = t1.map((f) => relative(dir, f)).join(', ');
-    subjects.push(
-      t1.length === 1
-        ? { id, path: t1[0] }
-        : {
-            id,
-            path: folder,
-            error:
-              t1.length === 0
-                ? `${participant}${fromTsv ? ' is in participants.tsv but' : ''} has no T1w (looked for ${participant}/anat/*_T1w.nii[.gz] and ${participant}/ses-*/anat/*_T1w.nii[.gz]).`
-                : `${participant} has ${t1.length} T1w scans (${listed}); glas3d explains one scan per participant: keep one, or give the scans as a plain folder of files.`,
-          },
-    );
+    const all = await participantT1w(folder);
+    for (const f of all) found.set(spaceOf(f), (found.get(spaceOf(f)) ?? new Set()).add(id));
+    const t1 = spec ? all.filter((f) => inSpace(f, spec)) : all;
+    matched += t1.length;
+    for (const f of all.filter((f) => !t1.includes(f)))
+      leftOut.set(spaceOf(f), (leftOut.get(spaceOf(f)) ?? 0) + 1);
+    if (t1.length === 1) {
+      subjects.push({ id, path: t1[0] });
+      continue;
+    }
+    const withSpaces = (files: string[]) =>
+      files.map((f) => `${relative(dir, f)} (${showSpace(spaceOf(f))})`).join(', ');
+    const spaces = [...new Set(t1.map(spaceOf))];
+    let error: string;
+    if (all.length === 0) {
+      error = `${participant}${fromTsv ? ' is in participants.tsv but' : ''} has no T1w (looked for ${participant}/anat/*_T1w.nii[.gz] and ${participant}/ses-*/anat/*_T1w.nii[.gz]).`;
+    } else if (t1.length === 0) {
+      error = `${participant} has no T1w in space ${spec!.text} (its T1w: ${withSpaces(all)}); space labels match exactly, case included.`;
+    } else if (spaces.length > 1) {
+      error = `${participant} has ${t1.length} T1w scans in different spaces (${withSpaces(t1)}); glas3d explains one scan per participant: give ${spaceChoices(spaces)}, the template space your model takes.`;
+    } else {
+      error = `${participant} has ${t1.length} T1w scans${spec ? ` in space ${spec.text}` : ''} (${t1.map((f) => relative(dir, f)).join(', ')}); glas3d explains one scan per participant: keep one, or give the scans as a plain folder of files.`;
+    }
+    subjects.push({ id, path: folder, error, ...(spaces.length > 1 && { spaces }) });
+  }
+  if (spec && leftOut.size > 0) {
+    const counts = listSpaces(leftOut, '');
+    const n = [...leftOut.values()].reduce((a, b) => a + b, 0);
+    options.onNote?.(`--space ${spec.text}: ${n} T1w scan(s) in other spaces left out: ${counts}.`);
   }
   if (!subjects.some((s) => !s.error)) {
+    // No participant left to explain, some for want of a --space: say that, not "no T1w".
+    checkOneSpace(dir, subjects);
+    if (spec && matched === 0 && found.size > 0) {
+      const spaces = listSpaces([...found].map(([space, ids]) => [space, ids.size]));
+      throw new OptionError(
+        `${dir}: no participant has a T1w in space ${spec.text} (space labels match exactly, case included); the spaces of its T1w scans: ${spaces}.`,
+      );
+    }
     throw new OptionError(
-      `${dir}: no participants with one sub-<id>/anat/<name>_T1w.nii[.gz] or sub-<id>/ses-<label>/anat/<name>_T1w.nii[.gz]${options.group !== undefined ? ` in group '${options.group}'` : ''}.`,
+      `${dir}: no participants with one sub-<id>/anat/<name>_T1w.nii[.gz] or sub-<id>/ses-<label>/anat/<name>_T1w.nii[.gz]${spec ? ` in space ${spec.text}` : ''}${options.group !== undefined ? ` in group '${options.group}'` : ''}.`,
     );
   }
   return subjects.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * Refuses a BIDS dataset, discovered without --space, where a participant's T1w scans are in
+ * several spaces (an fMRIPrep output: native, MNI152NLin2009cAsym, MNI152NLin6Asym:res-2…),
+ * listing the spaces found and the --space to give.
+ *
+ * Refused, never picked, not even "the only space-MNI* one" with a note: which template a model
+ * was trained in is not in the file names, the template check can hardly tell two MNI templates
+ * apart, and the only MNI scan may be in one template for one participant and in another for the
+ * next, mixing spaces in one ranking behind a note lost in the log. One flag, recorded in
+ * run.json, costs less than that.
+ */
+export function checkOneSpace(dir: string, subjects: readonly Subject[], flag?: string): void {
+  const several = subjects.filter((s) => s.spaces);
+  if (several.length === 0) return;
+  const participants = new Map<string, number>();
+  for (const s of subjects) {
+    const spaces = s.spaces ?? (s.error ? [] : [spaceOf(s.path)]);
+    for (const space of spaces) participants.set(space, (participants.get(space) ?? 0) + 1);
+  }
+  const counts = listSpaces(participants);
+  const ids = several.slice(0, 3).map((s) => `sub-${s.id}`);
+  throw new OptionError(
+    `${flag ? `${flag} ` : ''}${dir}: T1w scans in several spaces: ${counts}; ${several.length} participant(s) have one in more than one space (${ids.join(', ')}${several.length > 3 ? ', …' : ''}). Give ${spaceChoices(participants.keys())}: the template space your model takes (glas3d does not pick one).`,
+  );
 }
 
 /**

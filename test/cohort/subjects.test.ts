@@ -10,23 +10,11 @@ import {
   shardOf,
 } from '../../src/cohort/subjects.js';
 import { readVolume, writeVolume } from '../../src/volume/index.js';
+import { scan } from './tiny-scan.js';
 
 async function touch(path: string): Promise<void> {
   await mkdir(join(path, '..'), { recursive: true });
   await writeFile(path, '');
-}
-
-const IDENTITY = [
-  [1, 0, 0, 0],
-  [0, 1, 0, 0],
-  [0, 0, 1, 0],
-  [0, 0, 0, 1],
-];
-
-/** A real 2×2×2 NIfTI volume at `path` (folders made). */
-async function scan(path: string): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true });
-  await writeVolume(path, { dims: [2, 2, 2], affine: IDENTITY, data: new Float32Array(8).fill(1) });
 }
 
 /** The subjects' paths relative to `dir`, with their ids. */

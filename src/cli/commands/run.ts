@@ -35,6 +35,7 @@ interface RunFlags extends VolumeFlags {
   shard?: string;
   groupColumn?: string;
   group?: string;
+  space?: string;
   spaceCheck: boolean;
   seed: number;
 }
@@ -95,6 +96,10 @@ export function register(program: Command, io: CliIo): void {
       'BIDS: participants.tsv column holding the group (default "group"; needs --group)',
     )
     .option('--group <value>', 'BIDS: explain only participants of this group (exact value)')
+    .option(
+      '--space <label>',
+      "BIDS: explain each participant's T1w in this template space, as fMRIPrep's --output-spaces names it (e.g. MNI152NLin6Asym:res-2)",
+    )
     .option('--no-space-check', 'do not refuse scans that do not line up with the template')
     .option('--seed <n>', 'seed of the bootstrap and permutations', parseCount('--seed'), 1)
     .option('--json', 'print a machine-readable summary on stdout')
@@ -161,6 +166,7 @@ export function register(program: Command, io: CliIo): void {
         shard: flags.shard ? parseShard(flags.shard) : undefined,
         groupColumn: flags.groupColumn,
         group: flags.group,
+        space: flags.space,
         checkSpace: flags.spaceCheck,
         seed: flags.seed,
         onEvent,
