@@ -44,30 +44,14 @@ export interface MergeSummary {
   warnings: string[];
 }
 
-/**
- * run.json as merge reads it: RunSettings, plus what a run may also record — the BIDS
- * --group-column/--group that picked the cohort's participants (null: none) and its --shard.
- */
-type RecordedSettings = RunSettings & {
-  group?: { column: string; value: string } | null;
-  shard?: string;
-};
-
-/**
- * The fingerprint of recorded settings: the group and shard a run may record say which
- * subjects it took, not how each was explained, so they are never part of it.
- */
-const fingerprintOfRecorded = ({ group: _g, shard: _s, ...settings }: RecordedSettings) =>
-  fingerprintOf(settings);
-
 /** The errors.tsv reason of a subject no shard finished (recognised when merging a merge). */
 const UNFINISHED = 'not finished in any shard';
 
-async function readSettings(dir: string): Promise<RecordedSettings> {
+async function readSettings(dir: string): Promise<RunSettings> {
   const path = join(dir, 'run.json');
   if (!existsSync(path))
     throw new OptionError(`${dir}: no run.json; is this the --out folder of a glas3d run?`);
-  return JSON.parse(await readFile(path, 'utf8')) as RecordedSettings;
+  return JSON.parse(await readFile(path, 'utf8')) as RunSettings;
 }
 
 /** The subjects finished with these settings, and whether each one's explanation is flat. */
@@ -100,7 +84,7 @@ function differingKeys(a: unknown, b: unknown, prefix = ''): string[] {
 }
 
 /** "seed: 7 vs 1": a differing setting with both values, long ones cut short. */
-function describeDifference(path: string, a: RecordedSettings, b: RecordedSettings): string {
+function describeDifference(path: string, a: RunSettings, b: RunSettings): string {
   const at = (s: unknown) =>
     path.split('.').reduce<unknown>((v, k) => (isPlainObject(v) ? v[k] : undefined), s);
   const show = (v: unknown) => {
@@ -111,15 +95,14 @@ function describeDifference(path: string, a: RecordedSettings, b: RecordedSettin
 }
 
 /** Refuses shards whose fingerprinted settings differ, naming the settings that do. */
-function checkSameSettings(shardDirs: readonly string[], settings: RecordedSettings[]): string {
-  const fingerprint = fingerprintOfRecorded(settings[0]);
+function checkSameSettings(shardDirs: readonly string[], settings: RunSettings[]): string {
+  const fingerprint = fingerprintOf(settings[0]);
   settings.forEach((s, i) => {
-    if (fingerprintOfRecorded(s) === fingerprint) return;
+    if (fingerprintOf(s) === fingerprint) return;
     // Only the fingerprinted settings count (not the version, the folders or the bootstrap): a
     // top-level key does when taking this shard's value for it changes the fingerprint.
     const fingerprinted = (key: string) =>
-      fingerprintOfRecorded({ ...settings[0], [key]: s[key as keyof RecordedSettings] }) !==
-      fingerprint;
+      fingerprintOf({ ...settings[0], [key]: s[key as keyof RunSettings] }) !== fingerprint;
     const differing = differingKeys(s, settings[0]).filter((k) => fingerprinted(k.split('.')[0]));
     const what =
       differing.length > 0
@@ -149,7 +132,7 @@ function listIds(subjects: readonly UnfinishedSubject[], max = 5): string {
  */
 async function unfinishedSubjects(
   shardDirs: readonly string[],
-  settings: readonly RecordedSettings[],
+  settings: readonly RunSettings[],
   out: string,
   handled: Record<Group, Set<string>>,
 ): Promise<Pick<MergeSummary, 'unfinished' | 'expected' | 'warnings'>> {
