@@ -98,6 +98,11 @@ function describeDifference(path: string, a: RunSettings, b: RunSettings): strin
 function checkSameSettings(shardDirs: readonly string[], settings: RunSettings[]): string {
   const fingerprint = fingerprintOf(settings[0]);
   settings.forEach((s, i) => {
+    // Not fingerprinted (a sidecar names its scan), but it decides which scans the shards took.
+    if ((s.space ?? null) !== (settings[0].space ?? null))
+      throw new OptionError(
+        `${shardDirs[i]} was run with --space ${s.space ?? '(none)'}, ${shardDirs[0]} with ${settings[0].space ?? '(none)'}: shards must come from one command.`,
+      );
     if (fingerprintOf(s) === fingerprint) return;
     // Only the fingerprinted settings count (not the version, the folders or the bootstrap): a
     // top-level key does when taking this shard's value for it changes the fingerprint.
@@ -158,10 +163,11 @@ async function unfinishedSubjects(
     const folder = group === 'cohort' ? first.cohort : first.control;
     if (folder === undefined) continue;
     const flag = group === 'cohort' ? '--cohort' : '--control';
-    const bids =
-      group === 'cohort' && first.group
-        ? { groupColumn: first.group.column, group: first.group.value }
-        : {};
+    const bids = {
+      ...(group === 'cohort' &&
+        first.group && { groupColumn: first.group.column, group: first.group.value }),
+      ...(first.space && { space: first.space }),
+    };
     let subjects: Subject[];
     try {
       subjects = await discoverSubjects(folder, bids);

@@ -152,6 +152,13 @@ describe('merge names the settings that differ', () => {
     expect(message).toMatch(/was run with other settings than .*shard-1: seed: 7 vs 1/);
     expect(message).not.toMatch(/model|atlas|σ|mode|baseline|class|normali/);
   });
+
+  it('shards of another --space are refused (not fingerprinted, but it picks the scans)', async () => {
+    const other = await copyShard(shard2, join(fx.dir, 'space-2'), { space: 'MNI152NLin6Asym' });
+    const r = await merge('m-space', shard1, other);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/was run with --space MNI152NLin6Asym, .*shard-1 with \(none\)/);
+  });
 });
 
 describe('a BIDS cohort picked by --group', () => {
