@@ -140,12 +140,16 @@ function templateMatch(
   grid: Grid,
   reference: TemplateReference,
 ): { correlation: number; coverage: number } {
-  // Coverage: template-brain voxels that fall inside the subject's field of view.
-  const inside = resample(
-    { ...subject, data: new Float32Array(subject.data.length).fill(1) },
-    grid,
-    'nearest',
-  ).data;
+  // Coverage: template-brain voxels that fall inside the subject's field of view (all of them
+  // for a subject on the grid: no resampling needed to say so).
+  const inside =
+    subject === onGrid
+      ? new Float32Array(onGrid.data.length).fill(1)
+      : resample(
+          { ...subject, data: new Float32Array(subject.data.length).fill(1) },
+          grid,
+          'nearest',
+        ).data;
   const smoothed = gaussianSmooth(onGrid, CHECK_SMOOTHING_MM).data;
   const t = reference.smoothed;
   let n = 0;
