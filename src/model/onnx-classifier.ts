@@ -800,8 +800,15 @@ async function describe(
     fixedBatch ?? 1,
     modelName,
   );
-  if (!(outputColumns >= 1))
-    throw new ModelError(`model ${modelName} output '${output.name}' has no values per sample`);
+  if (!(outputColumns >= 1) || !Number.isInteger(outputColumns)) {
+    // E.g. input [3, 224, 224] and output [2]: the first input dim was read as the batch.
+    const noBatch = fixedBatch !== undefined && (output.shape?.length ?? 0) <= 1;
+    throw new ModelError(
+      noBatch
+        ? `model ${modelName} has no batch axis: its input '${input.name}' ${formatShape(input.shape)} starts with ${fixedBatch} (the channel count, read as a batch of ${fixedBatch}) and its output '${output.name}' ${formatShape(output.shape)} has no axis for the batch; glas3d feeds batches of samples: re-export the model with a batch axis first (input [N, ${input.shape!.join(', ')}], output [N, ${output.shape?.join(', ') ?? '…'}]; torch.onnx.export with a batched example input and dynamic_axes={'${input.name}': {0: 'N'}})`
+        : `model ${modelName} output '${output.name}' has no values per sample`,
+    );
+  }
   const activation =
     (options.activation ?? 'auto') === 'auto'
       ? autoActivation(outputColumns, await outputFinalOp(source.model, output.name))
