@@ -68,6 +68,19 @@ export function parseVocXml(xml: string, source = 'VOC XML'): ImageBoxes {
   if (!/<annotation[\s>]/.test(xml)) {
     throw new ImageError(`${source} is not a PASCAL VOC annotation (no <annotation> element).`);
   }
+  // A file cut short or an unclosed element would otherwise read as fewer objects (or none).
+  if (!/<\/annotation>\s*$/.test(xml)) {
+    throw new ImageError(
+      `${source} is a malformed PASCAL VOC annotation: it does not end with </annotation> (a file cut short?).`,
+    );
+  }
+  const opened = (xml.match(/<object[\s>]/g) ?? []).length;
+  const closed = (xml.match(/<\/object>/g) ?? []).length;
+  if (opened !== closed) {
+    throw new ImageError(
+      `${source} is a malformed PASCAL VOC annotation: ${opened} <object> element${opened === 1 ? '' : 's'} but ${closed} </object>.`,
+    );
+  }
   // Parts carry their own <name> and <bndbox>; take them out before reading the objects.
   const body = xml.replace(/<part(?:\s[^>]*)?>[\s\S]*?<\/part>/g, '');
   const size = tagText(body, 'size');
@@ -101,13 +114,56 @@ export function parseVocXml(xml: string, source = 'VOC XML'): ImageBoxes {
       difficult: tagText(o, 'difficult') === '1',
     });
   }
-  return {
+  const boxes: ImageBoxes = {
     file: tagText(body, 'filename') ?? `${basename(source, extname(source))}.jpg`,
     width,
     height,
     objects,
     source,
   };
+  return width !== undefined && height !== undefined
+    ? boxesOnPhoto(boxes, width, height, 'voc')
+    : boxes;
+}
+
+/**
+ * The boxes clipped to a photo of width × height (edge coordinates [0, width) × [0, height)).
+ * A box that lies wholly outside the photo is an annotation error, refused like a reversed box;
+ * one partly outside is clipped, which changes no hit (a point is always on the photo) and no
+ * area (unionArea clips too), only the boxes recorded.
+ */
+export function boxesOnPhoto(
+  boxes: ImageBoxes,
+  width: number,
+  height: number,
+  format: 'voc' | 'coco' | 'edges' = 'edges',
+): ImageBoxes {
+  let changed = false;
+  const objects = boxes.objects.map((o, i) => {
+    const b = o.box;
+    if (b.x0 >= width || b.y0 >= height || b.x1 <= 0 || b.y1 <= 0) {
+      const what =
+        format === 'voc'
+          ? `object ${i + 1} (${o.name}) has the box (${b.x0 + 1},${b.y0 + 1})–(${b.x1},${b.y1})`
+          : format === 'coco'
+            ? `a box of ${boxes.file} (${o.name}), bbox [${b.x0}, ${b.y0}, ${b.x1 - b.x0}, ${b.y1 - b.y0}]`
+            : `object ${i + 1} (${o.name}) of ${boxes.file} has the box [${b.x0}, ${b.x1}) × [${b.y0}, ${b.y1})`;
+      throw new ImageError(
+        `${boxes.source}: ${what}, which lies outside the ${width}×${height} photo: fix or remove the object.`,
+      );
+    }
+    const clipped = {
+      x0: Math.max(0, b.x0),
+      y0: Math.max(0, b.y0),
+      x1: Math.min(width, b.x1),
+      y1: Math.min(height, b.y1),
+    };
+    if (clipped.x0 === b.x0 && clipped.y0 === b.y0 && clipped.x1 === b.x1 && clipped.y1 === b.y1)
+      return o;
+    changed = true;
+    return { ...o, box: clipped };
+  });
+  return changed ? { ...boxes, objects } : boxes;
 }
 
 interface CocoJson {
@@ -176,13 +232,18 @@ export function parseCocoJson(text: string, source = 'COCO JSON'): ImageBoxes[] 
       difficult: a.iscrowd === 1,
     });
   });
-  return coco.images.map((img) => ({
-    file: img.file_name,
-    width: img.width,
-    height: img.height,
-    objects: byImage.get(String(img.id)) ?? [],
-    source,
-  }));
+  return coco.images.map((img) => {
+    const boxes: ImageBoxes = {
+      file: img.file_name,
+      width: img.width,
+      height: img.height,
+      objects: byImage.get(String(img.id)) ?? [],
+      source,
+    };
+    return typeof img.width === 'number' && typeof img.height === 'number'
+      ? boxesOnPhoto(boxes, img.width, img.height, 'coco')
+      : boxes;
+  });
 }
 
 /**

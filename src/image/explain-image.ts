@@ -28,6 +28,7 @@ import {
 import type { ModelRecord } from '../model/onnx-classifier.js';
 import { flatWarnings } from '../model/flat-warning.js';
 import { IMAGE_BASELINES, imageBaseline, type ImageBaselineKind } from './baselines.js';
+import { channelsError } from './image-model.js';
 import {
   preprocessImage,
   toModelSample,
@@ -282,6 +283,8 @@ export function imageAxes(classifier: OnnxClassifier, image: PreprocessedImage):
       `${classifier.modelName}: the model input [${classifier.inputShape.join(', ')}] is not an image (expected NCHW or NHWC; give the layout if it is one).`,
     );
   }
+  if (axes.channels !== 3)
+    throw channelsError(classifier.modelName, ['N', ...classifier.inputShape], axes.channels);
   try {
     classifier.checkInputFits([image.width, image.height], 3);
   } catch (e) {

@@ -6,7 +6,7 @@
  * class's response, see class-responses.ts), so a photo with a dog and a cat costs what a photo
  * with a dog costs. Seconds per photo run from decoding the photo to the last trial's score.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Glas3dError, OptionError } from '../errors.js';
 import { gridSearchPoints, type GlasMode, type SigmaSet } from '../glas3d/index.js';
@@ -16,7 +16,8 @@ import {
   type OnnxClassifierOptions,
 } from '../model/index.js';
 import { IMAGE_BASELINES, type ImageBaselineKind } from './baselines.js';
-import { loadBoxes, type ImageBoxes } from './boxes.js';
+import { boxesOnPhoto, loadBoxes, type ImageBoxes } from './boxes.js';
+import { checkImageClassifier, ImageModels, imageModelPlan } from './image-model.js';
 import { classResponses, fuseClass } from './class-responses.js';
 import {
   DEFAULT_GRID,
@@ -35,9 +36,11 @@ import {
 } from './pointing.js';
 import {
   originalToCrop,
+  preprocessedGrid,
   preprocessImage,
   type CropGeometry,
   type PreprocessOptions,
+  type Size,
 } from './preprocess.js';
 import { runRise } from './rise.js';
 
@@ -57,7 +60,11 @@ export const IMAGE_EXTENSIONS = [
 ];
 
 export interface PointingGameOptions {
-  model: string | OnnxClassifier;
+  /**
+   * The model file, a classifier loaded for the crop, or the classifier for a photo size (what
+   * a model that takes any size needs without a fixed crop; the game disposes none it is given).
+   */
+  model: string | OnnxClassifier | ((size: Size) => Promise<OnnxClassifier>);
   modelOptions?: OnnxClassifierOptions;
   /** Folder of photos. */
   images: string;
@@ -109,6 +116,8 @@ export interface PointingTrial {
 export interface PointingSkip {
   readonly file: string;
   readonly reason: string;
+  /** The photo could not be read or preprocessed (an error, not a rule of the game). */
+  readonly failed?: true;
 }
 
 export interface PointingGameResult {
@@ -138,10 +147,14 @@ export async function pointingPhotos(
       `cannot read images folder ${images}: ${e instanceof Error ? e.message : String(e)}`,
     );
   });
-  const files = names.filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase())).sort();
+  const files: string[] = [];
+  for (const f of names.sort()) {
+    if (!IMAGE_EXTENSIONS.includes(extname(f).toLowerCase())) continue;
+    if (!(await isFolder(join(images, f)))) files.push(f);
+  }
   if (files.length === 0)
     throw new OptionError(
-      `images folder ${images} holds no photos (${IMAGE_EXTENSIONS.join(', ')}).`,
+      `images folder ${images} holds no photos (${IMAGE_EXTENSIONS.join(', ')}; subfolders are not searched).`,
     );
   const photos: { path: string; boxes: ImageBoxes }[] = [];
   const skipped: PointingSkip[] = [];
@@ -158,10 +171,48 @@ export async function pointingPhotos(
       photos.push({ path: join(images, f), boxes: b });
     }
   }
+  // Photos with boxes in subfolders are not scored: said, not dropped silently.
+  const nested = await photosInSubfolders(images);
+  for (const f of nested) {
+    const name = basename(f);
+    const b = boxes.get(name) ?? boxes.get(`${basename(name, extname(name))}.jpg`);
+    if (!b || scored.has(b)) continue;
+    scored.set(b, f);
+    skipped.push({
+      file: f,
+      reason: `in a subfolder of ${images}, which is not searched: give that folder as --images, or move the photo up`,
+    });
+  }
   if (photos.length === 0) {
-    throw new OptionError(`no photo in ${images} has boxes: the annotations name other files.`);
+    throw new OptionError(
+      `no photo in ${images} has boxes: the annotations name other files` +
+        (nested.length ? ` (subfolders are not searched: ${nested.length} photo(s) there)` : '') +
+        '.',
+    );
   }
   return { photos: limit !== undefined ? photos.slice(0, limit) : photos, skipped };
+}
+
+const isFolder = (path: string) =>
+  stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+
+/** Photos in the subfolders of a folder, at any depth, as paths relative to it (sorted). */
+async function photosInSubfolders(folder: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (relative: string, depth: number) => {
+    const names = await readdir(join(folder, relative)).catch(() => [] as string[]);
+    for (const f of names.sort()) {
+      const path = relative ? join(relative, f) : f;
+      if (await isFolder(join(folder, path))) {
+        if (depth < 8) await walk(path, depth + 1);
+      } else if (relative && IMAGE_EXTENSIONS.includes(extname(f).toLowerCase())) out.push(path);
+    }
+  };
+  await walk('', 0);
+  return out;
 }
 
 /** Whether any box overlaps the crop (boxes in original edge coordinates). */
@@ -202,11 +253,7 @@ export async function runPointingGame(options: PointingGameOptions): Promise<Poi
   const boxes = typeof options.boxes === 'string' ? await loadBoxes(options.boxes) : options.boxes;
   const { photos, skipped } = await pointingPhotos(options.images, boxes, options.limit);
 
-  const owned = typeof options.model === 'string';
-  const classifier =
-    typeof options.model === 'string'
-      ? await loadOnnxClassifier(options.model, options.modelOptions)
-      : options.model;
+  const models = await pointingModels(options);
   const rise = { masks: 2000, cells: 7, keep: 0.5, seed: 0, ...options.rise };
   const parameters: Record<string, unknown> =
     method === 'glas'
@@ -229,7 +276,7 @@ export async function runPointingGame(options: PointingGameOptions): Promise<Poi
         pre = await preprocessImage(photo.path, options.preprocess);
       } catch (e) {
         if (!(e instanceof Glas3dError)) throw e;
-        skipped.push({ file, reason: e.message });
+        skipped.push({ file, reason: e.message, failed: true });
         continue;
       }
       const g = pre.geometry;
@@ -244,6 +291,9 @@ export async function runPointingGame(options: PointingGameOptions): Promise<Poi
         });
         continue;
       }
+      // Annotations without a size are checked against the photo here (refused wholly outside).
+      const annotatedBoxes = boxesOnPhoto(annotated, g.originalWidth, g.originalHeight);
+      const classifier = await models.for(pre);
       const axes = imageAxes(classifier, pre);
       const { input } = imageModelInput(axes, pre, { grid, units, baseline });
       const photoSize = { width: g.originalWidth, height: g.originalHeight };
@@ -257,17 +307,14 @@ export async function runPointingGame(options: PointingGameOptions): Promise<Poi
       let photoPasses = probe.forwardPasses;
       let photoModelMs = probe.modelMs;
       const { targets, unmapped } = pointingTargets(
-        annotated,
+        annotatedBoxes,
         probabilities,
         classifier.classes,
         photoSize,
         options.classMap,
       );
       if (targets.length === 0) {
-        skipped.push({
-          file,
-          reason: `no object class maps to a model class (${unmapped.join(', ') || 'no objects'})`,
-        });
+        skipped.push({ file, reason: unmappedReason(unmapped, options.classMap) });
         continue;
       }
       const classes = targets.map((t) => t.targetClass);
@@ -327,7 +374,7 @@ export async function runPointingGame(options: PointingGameOptions): Promise<Poi
       options.onPhoto?.(p + 1, photos.length, file);
     }
   } finally {
-    if (owned) await classifier.dispose();
+    await models.dispose();
   }
   const { overall, small } = pointingScores(trials);
   return {
@@ -342,6 +389,49 @@ export async function runPointingGame(options: PointingGameOptions): Promise<Poi
     secondsPerPhoto: evaluated ? ms / 1000 / evaluated : NaN,
     modelSecondsPerPhoto: evaluated ? modelMs / 1000 / evaluated : NaN,
   };
+}
+
+/** The classifier for each photo (see PointingGameOptions.model): loaded here from a file. */
+async function pointingModels(
+  options: PointingGameOptions,
+): Promise<{ for(size: Size): Promise<OnnxClassifier>; dispose(): Promise<void> }> {
+  const model = options.model;
+  if (typeof model === 'function') return { for: model, dispose: async () => {} };
+  if (typeof model !== 'string') return { for: async () => model, dispose: async () => {} };
+  const plan = await imageModelPlan(model, options.preprocess, options.modelOptions?.layout);
+  const models = new ImageModels(plan.perSize, async (size) => {
+    const c = await loadOnnxClassifier(model, {
+      dataGrid: size
+        ? { dims: [size.width, size.height], channels: 3 }
+        : preprocessedGrid(options.preprocess),
+      layout: plan.layout,
+      ...options.modelOptions,
+    });
+    try {
+      checkImageClassifier(c);
+    } catch (e) {
+      await c.dispose();
+      throw e;
+    }
+    return c;
+  });
+  return models;
+}
+
+/**
+ * Why a photo whose classes all map to nothing is skipped; a name the class map holds in
+ * another case ("Dog" for "dog") is pointed out, since names match exactly.
+ */
+function unmappedReason(unmapped: readonly string[], classMap: ClassMap | undefined): string {
+  const reason = `no object class maps to a model class (${unmapped.join(', ') || 'no objects'})`;
+  const keys = [...(classMap?.keys() ?? [])];
+  const cased = unmapped.flatMap((name) => {
+    const key = keys.find((k) => k !== name && k.toLowerCase() === name.toLowerCase());
+    return key ? [`"${key}" for "${name}"`] : [];
+  });
+  return cased.length
+    ? `${reason}; the class map has ${cased.join(', ')} (names match exactly, case included)`
+    : reason;
 }
 
 function definedOnly(sigma: Partial<SigmaSet> | undefined): Partial<SigmaSet> {

@@ -310,15 +310,19 @@ export function checkPreprocessOptions(options: PreprocessOptions): void {
 
 /**
  * The model-input grid (width, height) and channels preprocessing gives every photo, or
- * undefined when it depends on the photo (no crop): what fills a model's symbolic dims.
+ * undefined when it depends on the photo (no crop, and no resize to an exact size): what fills a
+ * model's symbolic dims.
  */
 export function preprocessedGrid(
   options: PreprocessOptions = {},
 ): { dims: [number, number]; channels: number } | undefined {
   const crop = options.crop ?? DEFAULT_CROP;
-  if (crop === false) return undefined;
+  // Without a crop, only a resize to an exact size gives every photo the same grid.
+  const size = crop === false ? options.resize : crop;
+  if (size === false || size === undefined || (crop === false && typeof size === 'number'))
+    return undefined;
   return {
-    dims: typeof crop === 'number' ? [crop, crop] : [crop.width, crop.height],
+    dims: typeof size === 'number' ? [size, size] : [size.width, size.height],
     channels: 3,
   };
 }

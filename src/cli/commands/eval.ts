@@ -9,17 +9,19 @@ import {
   IMAGE_PRESET_NAMES,
   IMAGE_PRESETS,
   POINTING_METHODS,
-  preprocessedGrid,
   readClassMap,
   runPointingGame,
   type ImageBaselineKind,
+  type PointingGameResult,
+  type PointingSkip,
   type ImagePresetName,
   type PointingMethod,
   type SigmaUnits,
 } from '../../image/index.js';
 import { readPreprocessOptions } from '../../image/preprocess-file.js';
-import { DEVICES, type Device } from '../../model/index.js';
-import { loadClassifiers } from '../../model/combined-model.js';
+import { IMAGE_LAYOUTS, loadImageClassifiers } from '../../image/image-model.js';
+import { ImageError } from '../../image/errors.js';
+import { DEVICES, type Device, type Layout } from '../../model/index.js';
 import { fixed, formatTable } from '../format.js';
 import type { CliIo } from '../io.js';
 import {
@@ -55,6 +57,7 @@ interface PointingFlags extends Omit<ModelFlags, 'perturbation'> {
   tolerance: number;
   preprocess?: string;
   device: Device;
+  layout?: Layout;
 }
 
 function positive(flag: string) {
@@ -126,6 +129,12 @@ export function register(program: Command, io: CliIo): void {
       0,
     )
     .option('--preprocess <file>', 'preprocessing as JSON (resize, crop, mean, std, …)')
+    .addOption(
+      new Option(
+        '--layout <layout>',
+        'model input layout (default: inferred; needed when the channel axis cannot be told)',
+      ).choices(IMAGE_LAYOUTS),
+    )
     .addOption(batchOption())
     .addOption(deviceOption(DEVICES))
     .addOption(dequantizeOption())
@@ -138,19 +147,31 @@ export function register(program: Command, io: CliIo): void {
       const preprocess = flags.preprocess
         ? await readPreprocessOptions(flags.preprocess)
         : undefined;
-      // The pointing game perturbs on the host: no in-graph classifier.
-      const models = await loadClassifiers(flags.model, {
-        dataGrid: preprocessedGrid(preprocess),
-        batchSize: flags.batch,
-        device: flags.device,
-        perturbation: 'host',
-        dequantize: flags.dequantize,
-        outputName: flags.modelOutput,
-      });
-      if (!flags.quiet) models.notes.forEach(noteWriter(io, 'eval pointing'));
+      // The pointing game perturbs on the host: no in-graph classifier. One model for every
+      // photo, or (a model of any size without a fixed crop) one per photo size.
+      const { models } = await loadImageClassifiers(
+        flags.model,
+        preprocess ?? {},
+        {
+          layout: flags.layout,
+          batchSize: flags.batch,
+          device: flags.device,
+          perturbation: 'host',
+          dequantize: flags.dequantize,
+          outputName: flags.modelOutput,
+        },
+        (notes) => {
+          if (!flags.quiet) notes.forEach(noteWriter(io, 'eval pointing'));
+        },
+      );
+      let dequantized = false;
       const progress = flags.quiet || flags.json ? undefined : progressReporter(io, 'pointing');
       const result = await runPointingGame({
-        model: models.classifier,
+        model: async (size) => {
+          const { classifier } = await models.for(size);
+          dequantized ||= classifier.dequantized;
+          return classifier;
+        },
         images: flags.images,
         boxes: flags.boxes,
         classMap,
@@ -172,42 +193,71 @@ export function register(program: Command, io: CliIo): void {
       }).finally(() => models.dispose());
       progress?.done();
       if (flags.json) {
-        const dequantized = models.classifier.dequantized && { dequantized: true };
-        io.out(JSON.stringify({ ...result, ...dequantized }, null, 2) + '\n');
-        return;
+        io.out(
+          JSON.stringify({ ...result, ...(dequantized ? { dequantized: true } : {}) }, null, 2) +
+            '\n',
+        );
+      } else printResult(io, result);
+      const failed = result.skipped.filter((s) => s.failed);
+      if (result.overall.trials === 0) {
+        throw new ImageError(
+          `no trial was scored: ${result.skipped.length} photo${result.skipped.length === 1 ? '' : 's'} skipped` +
+            (result.skipped.length
+              ? `, most often because ${commonestReason(result.skipped)}`
+              : '') +
+            '.',
+        );
       }
-      const p = result.parameters;
-      const what =
-        result.method === 'glas'
-          ? `GLAS ${p.mode}, k ${p.grid}, σ ${sigmaText(p.sigma)} ${p.units}, baseline ${p.baseline}`
-          : result.method === 'rise'
-            ? `RISE, ${p.masks} masks of ${p.cells}×${p.cells} cells, p ${p.keep}, baseline ${p.baseline}`
-            : 'the centre of the crop';
-      io.out(
-        `pointing game, ${what}: ${result.photos} photos, ${result.overall.trials} trials` +
-          (result.skipped.length
-            ? `; ${result.skipped.length} photo${result.skipped.length === 1 ? '' : 's'} skipped`
-            : '') +
-          '\n',
-      );
-      const row = (name: string, s: typeof result.overall) => [
-        name,
-        String(s.hits),
-        String(s.trials),
-        Number.isNaN(s.accuracy) ? '–' : fixed(s.accuracy, 3),
-      ];
-      io.out(
-        formatTable(
-          ['', 'hits', 'trials', 'accuracy'],
-          [row('all', result.overall), row('small', result.small)],
-          ['left', 'right', 'right', 'right'],
-        ),
-      );
-      io.out(
-        `${Math.round(result.forwardPassesPerPhoto)} forward passes and ${fixed(result.secondsPerPhoto, 2)} s per photo (in the model ${fixed(result.modelSecondsPerPhoto, 2)} s)\n`,
-      );
-      for (const s of result.skipped) io.out(`skipped ${s.file}: ${s.reason}\n`);
+      if (failed.length > 0) {
+        throw new ImageError(
+          `${failed.length} photo${failed.length === 1 ? '' : 's'} could not be read (listed above); the scores are over the others.`,
+        );
+      }
     });
+}
+
+/** The table and lines `eval pointing` prints. */
+function printResult(io: CliIo, result: PointingGameResult): void {
+  const p = result.parameters;
+  const what =
+    result.method === 'glas'
+      ? `GLAS ${p.mode}, k ${p.grid}, σ ${sigmaText(p.sigma)} ${p.units}, baseline ${p.baseline}`
+      : result.method === 'rise'
+        ? `RISE, ${p.masks} masks of ${p.cells}×${p.cells} cells, p ${p.keep}, baseline ${p.baseline}`
+        : 'the centre of the crop';
+  io.out(
+    `pointing game, ${what}: ${result.photos} photos, ${result.overall.trials} trials` +
+      (result.skipped.length
+        ? `; ${result.skipped.length} photo${result.skipped.length === 1 ? '' : 's'} skipped`
+        : '') +
+      '\n',
+  );
+  const row = (name: string, s: typeof result.overall) => [
+    name,
+    String(s.hits),
+    String(s.trials),
+    Number.isNaN(s.accuracy) ? '–' : fixed(s.accuracy, 3),
+  ];
+  io.out(
+    formatTable(
+      ['', 'hits', 'trials', 'accuracy'],
+      [row('all', result.overall), row('small', result.small)],
+      ['left', 'right', 'right', 'right'],
+    ),
+  );
+  if (result.photos > 0)
+    io.out(
+      `${Math.round(result.forwardPassesPerPhoto)} forward passes and ${fixed(result.secondsPerPhoto, 2)} s per photo (in the model ${fixed(result.modelSecondsPerPhoto, 2)} s)\n`,
+    );
+  for (const s of result.skipped) io.out(`skipped ${s.file}: ${s.reason}\n`);
+}
+
+/** The reason most skipped photos share, with their count: "… (3 photos)". */
+function commonestReason(skipped: readonly PointingSkip[]): string {
+  const counts = new Map<string, number>();
+  for (const s of skipped) counts.set(s.reason, (counts.get(s.reason) ?? 0) + 1);
+  const [reason, n] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a));
+  return `${reason} (${n} photo${n === 1 ? '' : 's'})`;
 }
 
 function sigmaText(sigma: unknown): string {

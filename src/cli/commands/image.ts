@@ -6,7 +6,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { Glas3dError, ModelError, OptionError } from '../../errors.js';
+import { Glas3dError, OptionError } from '../../errors.js';
 import type { GlasMode, SigmaSet } from '../../glas3d/index.js';
 import {
   checkLabels,
@@ -18,7 +18,6 @@ import {
   IMAGE_PRESETS,
   ImageError,
   preprocessDecoded,
-  preprocessedGrid,
   readLabels,
   type ImageBaselineKind,
   type ImageExplanation,
@@ -27,9 +26,9 @@ import {
   type SigmaUnits,
 } from '../../image/index.js';
 import { readPreprocessOptions } from '../../image/preprocess-file.js';
+import { IMAGE_LAYOUTS, loadImageClassifiers } from '../../image/image-model.js';
 import { isImageOutput, outputStems, writeImageOutputs } from '../../image/outputs.js';
-import { DEVICES, type Device } from '../../model/index.js';
-import { loadClassifiers } from '../../model/combined-model.js';
+import { DEVICES, type Device, type Layout } from '../../model/index.js';
 import { fixed } from '../format.js';
 import type { CliIo } from '../io.js';
 import { checkOutDir } from '../out-dir.js';
@@ -66,6 +65,7 @@ interface ImageFlags extends ModelFlags {
   preprocess?: string;
   out: string;
   device: Device;
+  layout?: Layout;
 }
 
 /** σ sets from the three lists: each list has one value (used for every set) or n values. */
@@ -91,23 +91,67 @@ export function sigmaSets(
   }));
 }
 
-/** The photos to explain: the file itself, or every photo in the folder (sorted, not recursive). */
-/** The photos of a file or folder; a folder's own glas3d overlays (a rerun) are left out. */
-async function photosOf(input: string): Promise<{ photos: string[]; outputsSkipped: number }> {
+/**
+ * The photos of a file or folder (sorted, not recursive). A folder's own glas3d overlays (a
+ * rerun) are left out, and so are its subfolders and files of other types, each counted.
+ */
+async function photosOf(input: string): Promise<{
+  photos: string[];
+  outputsSkipped: number;
+  subfolders: number;
+  others: Map<string, number>;
+}> {
   const info = await stat(input).catch(() => undefined);
   if (!info) throw new OptionError(`${input}: no such image file or folder.`);
-  if (!info.isDirectory()) return { photos: [input], outputsSkipped: 0 };
+  if (!info.isDirectory())
+    return { photos: [input], outputsSkipped: 0, subfolders: 0, others: new Map() };
   const names = await readdir(input);
   const siblings = new Set(names);
-  const images = names.filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()));
+  const images: string[] = [];
+  let subfolders = 0;
+  const others = new Map<string, number>(); // extension → files
+  for (const f of [...names].sort()) {
+    if (f.startsWith('.')) continue; // hidden files (.DS_Store) are no one's photos
+    // Symbolic links count as what they point to.
+    const isDir = await stat(join(input, f)).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    const ext = extname(f).toLowerCase();
+    if (isDir) subfolders++;
+    else if (IMAGE_EXTENSIONS.includes(ext)) images.push(f);
+    else others.set(ext || '(none)', (others.get(ext || '(none)') ?? 0) + 1);
+  }
   const photos = images
     .filter((f) => !isImageOutput(f, siblings))
     .sort()
     .map((f) => join(input, f));
   if (photos.length === 0) {
-    throw new OptionError(`folder ${input} holds no photos (${IMAGE_EXTENSIONS.join(', ')}).`);
+    throw new OptionError(
+      `folder ${input} holds no photos (${IMAGE_EXTENSIONS.join(', ')})${leftOutText(subfolders, others)}.`,
+    );
   }
-  return { photos, outputsSkipped: images.length - photos.length };
+  return { photos, outputsSkipped: images.length - photos.length, subfolders, others };
+}
+
+/** "; left out 1 subfolder (not searched) and 2 files of other types (.bmp 1, .txt 1)", or ''. */
+function leftOutText(subfolders: number, others: ReadonlyMap<string, number>): string {
+  const parts: string[] = [];
+  if (subfolders > 0)
+    parts.push(
+      `${subfolders} subfolder${subfolders === 1 ? '' : 's'} (not searched: give a subfolder as its own input)`,
+    );
+  const n = [...others.values()].reduce((a, b) => a + b, 0);
+  if (n > 0) {
+    const list = [...others]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([ext, k]) => `${ext} ${k}`)
+      .join(', ');
+    parts.push(
+      `${n} file${n === 1 ? '' : 's'} of other types (${list}; convert a photo to PNG or JPEG to explain it)`,
+    );
+  }
+  return parts.length ? `; left out ${parts.join(' and ')}` : '';
 }
 
 export function register(program: Command, io: CliIo): void {
@@ -155,6 +199,12 @@ export function register(program: Command, io: CliIo): void {
       '--preprocess <file>',
       'preprocessing as JSON (resize, crop, mean, std, channelOrder, …)',
     )
+    .addOption(
+      new Option(
+        '--layout <layout>',
+        'model input layout (default: inferred; needed when the channel axis cannot be told)',
+      ).choices(IMAGE_LAYOUTS),
+    )
     .option('--out <dir>', 'output folder', '.')
     .addOption(batchOption())
     .addOption(deviceOption(DEVICES))
@@ -179,31 +229,35 @@ export function register(program: Command, io: CliIo): void {
       const preprocess: PreprocessOptions = flags.preprocess
         ? await readPreprocessOptions(flags.preprocess)
         : {};
-      const { photos, outputsSkipped } = await photosOf(input);
+      const { photos, outputsSkipped, subfolders, others } = await photosOf(input);
       if (outputsSkipped > 0 && !flags.quiet)
         io.err(
           `glas3d image: left out ${outputsSkipped} overlay(s) glas3d wrote into ${input} earlier (<stem>_glas….png)\n`,
         );
+      const leftOut = leftOutText(subfolders, others);
+      if (leftOut && !flags.quiet) io.err(`glas3d image: in ${input}${leftOut}\n`);
       const labels = flags.labels ? await readLabels(flags.labels) : undefined;
-      const { classifier, inGraph, notes, dispose } = await loadClassifiers(flags.model, {
-        dataGrid: preprocessedGrid(preprocess),
-        batchSize: flags.batch,
-        device: flags.device,
-        perturbation: flags.perturbation,
-        dequantize: flags.dequantize,
-        activation: flags.activation,
-        outputName: flags.modelOutput,
-        check: (c) => {
-          if (labels) checkLabels(labels, c.classes, flags.labels!);
-          if (flags.class !== undefined) c.checkClass(flags.class);
-          if (c.gridAxes?.tensorAxis.length !== 2) {
-            throw new ModelError(
-              `${flags.model}: the model input [${c.inputShape.join(', ')}] is not an image (expected NCHW or NHWC with 3 channels).`,
-            );
-          }
+      // One model for every photo, or (a model of any size without a fixed crop) one per size.
+      const { models } = await loadImageClassifiers(
+        flags.model,
+        preprocess,
+        {
+          layout: flags.layout,
+          batchSize: flags.batch,
+          device: flags.device,
+          perturbation: flags.perturbation,
+          dequantize: flags.dequantize,
+          activation: flags.activation,
+          outputName: flags.modelOutput,
+          check: (c) => {
+            if (labels) checkLabels(labels, c.classes, flags.labels!);
+            if (flags.class !== undefined) c.checkClass(flags.class);
+          },
         },
-      });
-      if (!flags.quiet) notes.forEach(noteWriter(io, 'image'));
+        (notes) => {
+          if (!flags.quiet) notes.forEach(noteWriter(io, 'image'));
+        },
+      );
       const summaries: Record<string, unknown>[] = [];
       const failures: string[] = [];
       const progress = flags.quiet || flags.json ? undefined : progressReporter(io, 'image');
@@ -211,9 +265,25 @@ export function register(program: Command, io: CliIo): void {
         const stems = outputStems(photos);
         for (const [position, path] of photos.entries()) {
           const stem = stems[position];
+          // One bad photo in a folder does not stop the others; a single photo fails outright.
+          const failed = (e: unknown) => {
+            if (photos.length === 1 || !(e instanceof Glas3dError)) throw e;
+            failures.push(`${path}: ${e.message}`);
+            summaries.push({ image: path, error: e.message });
+            // Messages that name the photo already are not prefixed with it again.
+            io.err(`glas3d: ${e.message.includes(path) ? '' : `${path}: `}${e.message}\n`);
+          };
+          let photo, pre;
           try {
-            const photo = await decodeImage(path, preprocess);
-            const pre = preprocessDecoded(photo, preprocess);
+            photo = await decodeImage(path, preprocess);
+            pre = preprocessDecoded(photo, preprocess);
+          } catch (e) {
+            failed(e);
+            continue;
+          }
+          try {
+            // Per size, a model that cannot be loaded for this photo's size fails this photo.
+            const { classifier, inGraph } = await models.for(pre);
             const explanations: ImageExplanation[] = [];
             for (let i = 0; i < sets.length; i++) {
               explanations.push(
@@ -266,16 +336,11 @@ export function register(program: Command, io: CliIo): void {
               warnings.map((w) => `${basename(path)}: ${w}`),
             );
           } catch (e) {
-            // One bad photo in a folder does not stop the others; a single photo fails outright.
-            if (photos.length === 1 || !(e instanceof Glas3dError)) throw e;
-            failures.push(`${path}: ${e.message}`);
-            summaries.push({ image: path, error: e.message });
-            // Messages that name the photo already are not prefixed with it again.
-            io.err(`glas3d: ${e.message.includes(path) ? '' : `${path}: `}${e.message}\n`);
+            failed(e);
           }
         }
       } finally {
-        await dispose();
+        await models.dispose();
       }
       if (flags.json) io.out(JSON.stringify(summaries, null, 2) + '\n');
       if (failures.length > 0) {
