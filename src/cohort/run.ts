@@ -197,7 +197,13 @@ export interface RunSettings {
     /** Present (true) only when the float twin of the quantized model ran. */
     dequantized?: true;
   };
-  atlas: { name: string; labels: string; names?: string };
+  atlas: {
+    name: string;
+    labels: string;
+    names?: string;
+    /** The T1 template (baseline and space check) and its content: another one means other results. */
+    template?: { path: string; sha256: string };
+  };
   /**
    * Where each region's search point sits (Region.searchPointMm). In the fingerprint so that a
    * rerun does not mix in subjects explained under the earlier rule (the centre's voxel).
@@ -382,7 +388,14 @@ async function runWith(
       axes: classifier.axes,
       ...(classifier.dequantized && { dequantized: true as const }),
     },
-    atlas: { name: atlas.name, labels: atlas.source.labels, names: atlas.source.names },
+    atlas: {
+      name: atlas.name,
+      labels: atlas.source.labels,
+      names: atlas.source.names,
+      ...(atlas.template && {
+        template: { path: resolve(atlas.template), sha256: await sha256File(atlas.template) },
+      }),
+    },
     searchPoints: SEARCH_POINT_RULE,
     grid,
     sigmaMm: options.sigmaMm ?? [DEFAULT_SIGMA_MM],

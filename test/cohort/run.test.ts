@@ -266,6 +266,14 @@ describe('a label-image atlas', () => {
     expect(given.code).toBe(0);
     const rows = parseCsv(await readFile(join(out, 'regions.csv'), 'utf8'));
     expect([Number(rows[0].index), Number(rows[1].index)].sort()).toEqual(TARGETS);
+    // The template's content is part of the settings: another template explains every subject
+    // again instead of reusing results made with the first.
+    const other = join(fx.dir, 'template-2.nii.gz');
+    await writeVolume(other, { ...w.volume, data: w.volume.data.map((v) => 0.5 * v) });
+    const summary = async (t: string) =>
+      JSON.parse((await runCli([...args(out, '--template', t), '--json'])).stdout);
+    expect(await summary(template)).toMatchObject({ explained: 0, skipped: fx.subjects });
+    expect(await summary(other)).toMatchObject({ explained: fx.subjects, skipped: 0 });
   });
 });
 
