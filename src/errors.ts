@@ -33,5 +33,8 @@ export class NonFiniteOutputError extends ModelError {
   }
 }
 
+/** A model whose answer to a sample depends on the rest of its batch (see glas3d/batch-check.ts). */
+export class BatchDependenceError extends ModelError {}
+
 /** Options that contradict each other or are out of range. */
 export class OptionError extends Glas3dError {}

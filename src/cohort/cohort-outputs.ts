@@ -7,10 +7,17 @@
  * (appendix A of the paper: "linearly integrated and normalized").
  */
 import type { Atlas } from '../atlas/index.js';
+import { Glas3dError } from '../errors.js';
 import { RANKED_REGION_COLUMNS } from '../report/explanation-files.js';
 import { formatDelimited, type Cell } from '../report/table.js';
 import { readVolume, writeFileAtomic, writeVolume, type Volume } from '../volume/index.js';
-import { cohortMapPath, readSubjectRegions, subjectMapPath, type Group } from './derivatives.js';
+import {
+  cohortMapPath,
+  readSubjectRegions,
+  subjectFolder,
+  subjectMapPath,
+  type Group,
+} from './derivatives.js';
 import {
   aggregateRegions,
   benjaminiHochberg,
@@ -77,6 +84,26 @@ const CONTROL_COLUMNS = [
   'n_control',
 ];
 
+/**
+ * Reads one of a finished subject's files. One that cannot be read (truncated on disk, deleted)
+ * would fail every rerun, since the subject counts as done: the message says how to redo it.
+ */
+async function subjectFile<T>(
+  out: string,
+  id: string,
+  group: Group,
+  read: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    const folder = subjectFolder(out, id, group);
+    throw new Glas3dError(
+      `${e instanceof Error ? e.message.replace(/\.$/, '') : String(e)}; this file of a finished subject is damaged or gone: delete ${folder} and rerun glas3d run with the same --out (that subject is explained again, the others are kept).`,
+    );
+  }
+}
+
 /** Per σ: each subject's region scores (atlas order), raw. */
 async function subjectScores(
   out: string,
@@ -88,7 +115,9 @@ async function subjectScores(
   const order = new Map(atlas.regions.map((r, i) => [r.index, i]));
   const result: Float64Array[] = [];
   for (const id of ids) {
-    const rows = (await readSubjectRegions(out, id, group)).filter((r) => r.sigmaMm === sigmaMm);
+    const rows = (
+      await subjectFile(out, id, group, () => readSubjectRegions(out, id, group))
+    ).filter((r) => r.sigmaMm === sigmaMm);
     const raw = new Float64Array(atlas.regions.length);
     for (const r of rows) {
       const slot = order.get(r.index);
@@ -221,7 +250,9 @@ async function integrateMaps(
   let sum: Float64Array | undefined;
   let grid: Volume | undefined;
   for (const id of ids) {
-    const map = await readVolume(subjectMapPath(out, id, group, sigmaMm));
+    const map = await subjectFile(out, id, group, () =>
+      readVolume(subjectMapPath(out, id, group, sigmaMm)),
+    );
     sum ??= new Float64Array(map.data.length);
     grid ??= map;
     let max = 0;

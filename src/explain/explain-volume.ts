@@ -18,6 +18,7 @@ import {
   type SearchPoint,
   type SigmaSet,
 } from '../glas3d/index.js';
+import { checkBatchIndependence } from '../glas3d/batch-check.js';
 import { runGlasInGraph, type PerturbingClassifier } from '../glas3d/in-graph.js';
 import {
   toModelTensor,
@@ -232,6 +233,8 @@ export async function explain(
       targetClass: options.targetClass,
       onProgress: options.onProgress,
     };
+    // Copies run in batches: a model that answers a sample differently in one is refused.
+    if (!inGraph) await checkBatchIndependence(classifier, sample);
     const result = inGraph
       ? await runGlasInGraph(inGraph, input, glasOptions)
       : await runGlas(classifier, input, glasOptions);

@@ -11,6 +11,7 @@ export type {
   PerturbAndFuseJob,
 } from './glas.js';
 export { DEFAULT_LAMBDA, perturbAndFuse, runGlas } from './glas.js';
+export { checkBatchIndependence } from './batch-check.js';
 export type {
   RecursiveGlasOptions,
   RecursiveGlasPass,

@@ -9,6 +9,7 @@
  * channel, not 0, in the model's input.
  */
 import { ModelError, OptionError } from '../errors.js';
+import { checkBatchIndependence } from '../glas3d/batch-check.js';
 import { runGlasInGraph, type PerturbingClassifier } from '../glas3d/in-graph.js';
 import {
   gridSearchPoints,
@@ -192,6 +193,8 @@ export async function explainImage(
     });
     const points = gridSearchPoints([width, height], grid);
 
+    // Copies run in batches: a model that answers a sample differently in one is refused.
+    if (!options.inGraph) await checkBatchIndependence(classifier, input.sample);
     const glasStart = performance.now();
     const glasOptions = {
       points,

@@ -419,8 +419,6 @@ export class OnnxClassifier implements Classifier {
   private readonly sampleSize: number;
   private readonly probabilities: ProbabilityRows;
   private session: ort.InferenceSession | undefined;
-  private batchChecked = false;
-  private batchDependence: ModelError | undefined;
 
   /** Use loadOnnxClassifier. */
   constructor(init: {
@@ -554,28 +552,7 @@ export class OnnxClassifier implements Classifier {
       data = padded;
     }
     const raw = await this.run(session, data, rows);
-    const result = this.probabilities.of(raw, n, this.outputColumns);
-    if (n >= 2) await this.checkBatchIndependence(batch, result);
-    return result;
-  }
-
-  /**
-   * Once, on the first batch whose first two samples differ: sample 0 run alone must get the
-   * answer it got in the batch. A model whose output depends on the other samples (batch norm
-   * exported in training mode, x / x.max() over the whole batch) would otherwise be explained
-   * by copies judged against each other; it fails every batched call with what to do.
-   */
-  private async checkBatchIndependence(batch: Float32Array, batched: Float32Array): Promise<void> {
-    if (this.batchDependence) throw this.batchDependence;
-    if (this.batchChecked) return;
-    const size = this.sampleSize;
-    let same = true;
-    for (let i = 0; i < size && same; i++) same = batch[i] === batch[size + i];
-    if (same) return; // a probe's identical copies cannot tell
-    this.batchChecked = true;
-    const alone = await this.predict(batch.subarray(0, size), 1);
-    this.batchDependence = batchDependenceError(this, batched, alone, this.fixedBatch);
-    if (this.batchDependence) throw this.batchDependence;
+    return this.probabilities.of(raw, n, this.outputColumns);
   }
 
   /** Release the onnxruntime session; predict fails afterwards. */
@@ -608,32 +585,6 @@ export class OnnxClassifier implements Classifier {
       );
     return floatData(out);
   }
-}
-
-/**
- * The error for a model whose answer to sample 0 of a batch differs from its answer to that
- * sample alone beyond float rounding (1e−4 relative), else undefined.
- */
-export function batchDependenceError(
-  model: { readonly modelName: string; readonly classes: number },
-  batched: Float32Array,
-  alone: Float32Array,
-  fixedBatch: number | undefined,
-): ModelError | undefined {
-  for (let c = 0; c < model.classes; c++) {
-    const [a, b] = [batched[c], alone[c]];
-    if (Math.abs(a - b) <= 1e-4 * Math.max(Math.abs(a), Math.abs(b)) + 1e-7) continue;
-    const fix =
-      fixedBatch === undefined
-        ? 'use --batch 1 (library: batchSize 1), or export the model in eval mode without batch-wide operations'
-        : `its batch is fixed at ${fixedBatch}, so glas3d cannot run copies alone: export it with a dynamic batch axis (and in eval mode)`;
-    return new ModelError(
-      `model ${model.modelName} answers the same sample differently alone (class ${c}: ${b}) and in a batch (${a}): ` +
-        `its output depends on the other samples in the batch (batch norm exported in training mode, or a normalization over the whole batch such as x / x.max()), ` +
-        `so perturbed copies would be judged against each other. ${fix}.`,
-    );
-  }
-  return undefined;
 }
 
 function checkOptions(options: OnnxClassifierOptions): void {

@@ -5,14 +5,15 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.js';
 import { runCohort, type RunEvent } from '../../src/cohort/run.js';
 import { writeVolume, type Volume } from '../../src/volume/index.js';
-import { oracleWorld, parseCsv } from '../explain/oracle-fixtures.js';
+import { GraphBuilder } from '../../src/model/index.js';
+import { oracleWorld, parseCsv, regionWeights } from '../explain/oracle-fixtures.js';
 import { makeCohort, TARGETS, type CohortFixture } from './cohort-fixtures.js';
 
 let fx: CohortFixture;
@@ -37,7 +38,7 @@ const run = (cohort: string, out: string, more: Partial<Parameters<typeof runCoh
   runCohort({ cohort, out, model: fx.model, baseline: 'zero', ...more });
 
 /** `glas3d run` on a folder (zero baseline, quiet). */
-const cli = (cohort: string, out: string) =>
+const cli = (cohort: string, out: string, model = fx.model) =>
   runCli([
     'run',
     '--cohort',
@@ -45,7 +46,7 @@ const cli = (cohort: string, out: string) =>
     '--out',
     out,
     '--model',
-    fx.model,
+    model,
     '--baseline',
     'zero',
     '--quiet',
@@ -100,6 +101,61 @@ describe('a rerun reuses a subject only for the same, unchanged scan', () => {
     // Nothing changed now: all three are kept.
     const third = await run(cohort, out, { control });
     expect([third.skipped, third.explained]).toEqual([3, 0]);
+  });
+});
+
+describe('a finished subject whose map was damaged on disk', () => {
+  it('every rerun fails with the fix (delete its folder); following it gives the full results', async () => {
+    const cohort = await cohortOf({
+      'sub-a.nii.gz': 'sub-01.nii.gz',
+      'sub-b.nii.gz': 'sub-03.nii.gz',
+    });
+    const out = join(fx.dir, 'damaged-out');
+    expect((await cli(cohort, out)).code).toBe(0);
+    const map = join(
+      out,
+      'sub-a',
+      readdirSync(join(out, 'sub-a')).find((f) => f.endsWith('_saliency.nii.gz'))!,
+    );
+    const bytes = await readFile(map);
+    await writeFile(map, bytes.subarray(0, bytes.length >> 1));
+    const r = await cli(cohort, out);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /truncated.*damaged or gone: delete .*sub-a and rerun glas3d run with the same --out/,
+    );
+    await rm(join(out, 'sub-a'), { recursive: true });
+    const fixed = await cli(cohort, out);
+    expect(fixed.code).toBe(0);
+    expect(Number(parseCsv(await readFile(join(out, 'regions.csv'), 'utf8'))[0].n_subjects)).toBe(
+      2,
+    );
+  });
+});
+
+describe('a model whose answer depends on the rest of the batch', () => {
+  it('stops the run at once with the fix, instead of failing every subject alike', async () => {
+    const w = await oracleWorld();
+    const k = w.volume.data.length;
+    const g = new GraphBuilder('global_max');
+    const x = g.input('input', ['N', 1, ...w.volume.dims]);
+    const scaled = g.node('Div', [x, g.node('ReduceMax', [x], { keepdims: 1 })]);
+    const flat = g.node('Flatten', [scaled], { axis: 1 });
+    const z = g.node('MatMul', [flat, g.floats('W', [k, 1], regionWeights(w, { 37: 1 }))]);
+    g.node('Mul', [z, g.floats('pick1', [1, 2], [0, 1])], {}, ['output']);
+    g.output('output', ['N', 2]);
+    const model = join(fx.dir, 'global-max.onnx');
+    await writeFile(model, g.toBytes());
+    const cohort = await cohortOf({
+      'sub-a.nii.gz': 'sub-01.nii.gz',
+      'sub-b.nii.gz': 'sub-03.nii.gz',
+    });
+    const out = join(fx.dir, 'batch-out');
+    const r = await cli(cohort, out, model);
+    expect(r.code).toBe(1);
+    expect(r.stderr.match(/depends on the other samples in the batch/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/Use --batch 1/);
+    expect(existsSync(join(out, 'sub-b'))).toBe(false);
   });
 });
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../../src/errors.js';
 import type { GlasInput, GlasOptions, GlasResult } from '../../src/glas3d/index.js';
 import {
+  checkBatchIndependence,
   createSeparableMask,
   perturbInto,
   resolveGridLayout,
@@ -419,12 +420,17 @@ describe('a model whose answer depends on the other samples in the batch', () =>
   it('is refused in batches, on the host and in the graph, and explained with batch 1', async () => {
     const batched = await loadOnnxClassifier(globalMaxModel(), { batchSize: 4 });
     const inGraph = await loadInGraphClassifier(globalMaxModel(), { batchSize: 4 });
-    for (const run of [runGlas(batched, input, options), runGlasInGraph(inGraph, input, options)])
+    for (const run of [
+      checkBatchIndependence(batched, input.sample),
+      runGlasInGraph(inGraph, input, options),
+    ])
       await expect(run).rejects.toThrow(
-        /answers the same sample differently alone .* depends on the other samples in the batch.* use --batch 1/,
+        /answers the same sample differently alone .* depends on the other samples in the batch.* Use --batch 1/,
       );
-    // Every later batched call fails too: a run must not go on with the next subject.
-    await expect(runGlas(batched, input, options)).rejects.toThrow(/depends on the other samples/);
+    // Later checks fail too (a cohort run stops), without running the model again.
+    await expect(checkBatchIndependence(batched, input.sample)).rejects.toThrow(
+      /depends on the other samples/,
+    );
     const alone = await loadOnnxClassifier(globalMaxModel(), { batchSize: 1 });
     const result = await runGlas(alone, input, options);
     // Batch 1 is the model's own answer to each copy: a copy alone through a fresh classifier.
@@ -442,6 +448,7 @@ describe('a model whose answer depends on the other samples in the batch', () =>
     });
     const batched = await loadOnnxClassifier(model, { batchSize: 4 });
     const alone = await loadOnnxClassifier(model, { batchSize: 1 });
+    await checkBatchIndependence(batched, input.sample);
     const [a, b] = [await runGlas(batched, input, options), await runGlas(alone, input, options)];
     expect(a.perSigma[0].shadowDelta).toEqual(b.perSigma[0].shadowDelta);
     for (const c of [batched, alone]) await c.dispose();
