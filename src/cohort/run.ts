@@ -315,12 +315,12 @@ async function runWith(
   const reference = template ? templateReference(template, grid) : undefined;
   if (!template && (options.baseline ?? 'template') === 'template')
     throw new OptionError(
-      `baseline 'template' needs a T1 template in the space of atlas ${atlas.name}: give --template FILE, or use --baseline mean, blur, zero, control or a volume FILE.`,
+      `baseline 'template' needs a T1 template in the space of the atlas ${atlas.source.labels}: give --template FILE, or use --baseline mean, blur, zero, control or a volume FILE.`,
     );
   if (!template && options.checkSpace !== false)
     emit({
       kind: 'note',
-      text: `atlas ${atlas.name} has no template (--template FILE): scans are not checked for template space.`,
+      text: `the atlas ${atlas.source.labels} has no template (--template FILE): scans are not checked for template space.`,
     });
   const targetClass = options.targetClass ?? defaultClass(classifier);
   classifier.checkClass(targetClass);

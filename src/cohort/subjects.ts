@@ -305,7 +305,7 @@ async function participantsOf(
   const groupCol = header.indexOf(column);
   if (groupCol < 0) {
     throw new OptionError(
-      `${tsvPath}: no column '${column}' (columns: ${header.join(', ')}); give --group-column.`,
+      `${tsvPath}: no column '${column}' (columns: ${header.join(', ')}); give --group-column with one of them.`,
     );
   }
   const inGroup = rows.filter((cells) => cells[groupCol] === options.group);

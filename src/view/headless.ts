@@ -23,9 +23,10 @@ export function chromiumPath(env: Record<string, string | undefined> = process.e
 
 /** Why headless viewing cannot run here, or undefined when it can. */
 export function chromiumMissing(path = chromiumPath()): string | undefined {
-  return existsSync(path)
-    ? undefined
-    : `${path} not found (Debian: apt-get install chromium; or set GLAS3D_CHROMIUM)`;
+  if (existsSync(path)) return undefined;
+  return path === DEFAULT_CHROMIUM
+    ? `${path} not found (Debian: apt-get install chromium; or set GLAS3D_CHROMIUM to a Chromium binary)`
+    : `${path} not found: GLAS3D_CHROMIUM names no file; set it to a Chromium binary, or unset it for ${DEFAULT_CHROMIUM}`;
 }
 
 export const CHROMIUM_ARGS = [

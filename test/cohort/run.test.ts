@@ -255,7 +255,7 @@ describe('a label-image atlas', () => {
     const without = await runCli(args(join(fx.dir, 'atlas-no-template')));
     expect(without.code).toBe(1);
     expect(without.stderr).toMatch(
-      /needs a T1 template in the space of atlas labels: give --template/,
+      /needs a T1 template in the space of the atlas .*labels\.nii\.gz: give --template/,
     );
     expect(existsSync(join(fx.dir, 'atlas-no-template', 'sub-01'))).toBe(false);
     const template = join(fx.dir, 'template.nii.gz');

@@ -409,7 +409,9 @@ function missingSigma(choice: MapChoice, sigmaMm: number): string {
   const missing = choice.subject?.missingMaps?.find((m) => m.sigmaMm === sigmaMm);
   return missing
     ? `${choice.name} has no σ = ${sigmaMm} mm map: ${missing.file} is missing; ${remakeHint(missing.file, manifest.kind)}.`
-    : `${choice.name} has no σ = ${sigmaMm} mm map.`;
+    : choice.subject
+      ? `${choice.name} has no σ = ${sigmaMm} mm map.`
+      : `${choice.name} has no σ = ${sigmaMm} mm map (its file is missing); ${remakeHint('', manifest.kind)}.`;
 }
 
 function renderProblems(): void {
