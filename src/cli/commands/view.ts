@@ -208,6 +208,15 @@ export function register(program: Command, io: CliIo): void {
         if (flags.threshold !== undefined) {
           await page.evaluate((t) => window.glas3dViewer.setThreshold(t), flags.threshold);
         }
+        if (!flags.region && (id !== undefined || flags.sigma !== undefined)) {
+          // The page starts at the cohort map's top region: a figure of another map (a subject,
+          // the controls, another σ) is centred on that map's own top region.
+          await page.evaluate(() => {
+            const top = window.glas3dViewer.rows()[0];
+            if (top) window.glas3dViewer.setCrosshairMm(top.pointMm);
+          });
+          await page.evaluate('new Promise((r) => requestAnimationFrame(() => r(null)))');
+        }
         if (flags.region) {
           const wanted = flags.region;
           const region = m.atlas.regions.find(
