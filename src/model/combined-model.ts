@@ -105,8 +105,8 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
   private state: SampleState | undefined;
   private outputColumns: number | undefined;
   private readonly probabilities: ProbabilityRows;
-  private batchChecked = false;
-  private batchDependence: ModelError | undefined;
+  /** undefined: not checked yet; null: answers rows on their own; else why not. */
+  private batchVerdict: ModelError | null | undefined;
 
   /** Use loadInGraphClassifier. */
   constructor(init: {
@@ -267,22 +267,25 @@ export class InGraphOnnxClassifier implements PerturbingClassifier {
     return result;
   }
 
-  /** OnnxClassifier's check (row 0 alone must answer as in the batch), on rows. */
+  /**
+   * glas3d/batch-check.ts's question on rows (a doubled sample is no row): once, on the first
+   * batch whose first two rows differ, row 0 alone must answer as it did in the batch.
+   */
   private async checkBatchIndependence(
     rows: PerturbationRows,
     batched: Float32Array,
   ): Promise<void> {
-    if (this.batchDependence) throw this.batchDependence;
-    if (this.batchChecked) return;
+    if (this.batchVerdict) throw this.batchVerdict;
+    if (this.batchVerdict === null) return;
     const rank = this.gridAxes.length;
     let same = rows.sigmas[0] === rows.sigmas[1] && rows.kinds[0] === rows.kinds[1];
     for (let a = 0; a < rank && same; a++) same = rows.centres[a] === rows.centres[rank + a];
     if (same) return; // a probe's identical rows cannot tell
-    this.batchChecked = true;
+    this.batchVerdict = null; // set before the call below, which is itself a batch of one
     const alone = await this.predictPerturbed(rows, 1);
     // A GPU may pick other kernels for other batch sizes: 1e−3 is beyond their rounding.
-    this.batchDependence = batchDependenceError(this, batched, alone, 1e-3);
-    if (this.batchDependence) throw this.batchDependence;
+    this.batchVerdict = batchDependenceError(this, batched, alone, 1e-3) ?? null;
+    if (this.batchVerdict) throw this.batchVerdict;
   }
 
   /** Release the session; predictions fail afterwards. */

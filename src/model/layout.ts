@@ -71,7 +71,7 @@ export function gridAxesOf(
   };
 }
 
-const isChannelCount = (d: number) => d === 1 || d === 3;
+export const isChannelCount = (d: number) => d === 1 || d === 3;
 
 /**
  * Guess the layout from a sample shape (batch excluded): rank 4 → NCDHW or NDHWC, rank 3 → NCHW

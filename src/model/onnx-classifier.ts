@@ -23,6 +23,7 @@ import {
   defaultAxisOrder,
   gridAxesOf,
   inferLayout,
+  isChannelCount,
   LAYOUTS,
   spatialRank,
   type AxisOrder,
@@ -292,7 +293,7 @@ function isChannellessVolume(sample: readonly number[], options: OnnxClassifierO
   if (sample.length !== 3 || options.layout || grid?.dims.length !== 3 || grid.channels !== 1)
     return false;
   const isGrid = (order: readonly number[]) => order.every((d, i) => d === sample[i]);
-  const imageLike = [sample[0], sample[2]].some((d) => d === 1 || d === 3);
+  const imageLike = isChannelCount(sample[0]) || isChannelCount(sample[2]);
   return isGrid(grid.dims) || isGrid([...grid.dims].reverse()) || !imageLike;
 }
 
