@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import * as ort from 'onnxruntime-node';
 import { Glas3dError } from '../errors.js';
 import { COMMANDS, type RegisterCommand } from './commands/index.js';
 import { processIo, type CliIo } from './io.js';
@@ -40,6 +41,9 @@ export async function main(
   io: CliIo = processIo(),
   commands: RegisterCommand[] = COMMANDS,
 ): Promise<number> {
+  // onnxruntime logs a device it cannot start ("[E:onnxruntime:…] Failed to load library …")
+  // to stderr before glas3d's own message with the fix; only its fatal lines are kept.
+  if (io.env.GLAS3D_DEBUG !== '1') ort.env.logLevel = 'fatal';
   try {
     await buildProgram(io, commands).parseAsync(argv);
     return 0;
