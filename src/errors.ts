@@ -36,5 +36,15 @@ export class NonFiniteOutputError extends ModelError {
 /** A model whose answer to a sample depends on the rest of its batch (see glas3d/batch-check.ts). */
 export class BatchDependenceError extends ModelError {}
 
+/** A device (execution provider) that cannot run here; `reason` is the message without its advice. */
+export class DeviceUnavailableError extends ModelError {
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Options that contradict each other or are out of range. */
 export class OptionError extends Glas3dError {}

@@ -89,6 +89,7 @@ export const sigmaMmOption = () =>
 export const batchOption = () =>
   new Option('--batch <n>', 'samples per model call').argParser(parseCount('--batch', 1));
 
+export const AUTO_DEVICE_HELP = 'execution provider (auto: CUDA, then WebGPU, then CPU)';
 export const deviceOption = (choices: readonly string[], help = 'execution provider') =>
   new Option('--device <device>', help).choices(choices).default('cpu');
 

@@ -18,6 +18,7 @@ import {
   type InGraphOnnxClassifier,
   type PerturbationSite,
   type AxisOrder,
+  type Device,
   type DeviceChoice,
   type GridAxes,
   type Layout,
@@ -233,6 +234,13 @@ export interface RunSettings {
   space?: string | null;
   /** This run's --shard i/n; absent for a whole run. */
   shard?: string;
+  /**
+   * Where the model ran and where the perturbed copies were made. Not fingerprinted: every
+   * device gives the same results to rounding (the in-graph path is tested against the host's),
+   * so a run resumed on another machine keeps its subjects; each sidecar says where it ran.
+   */
+  device?: Device;
+  perturbation?: PerturbationSite;
 }
 
 /** The settings that decide a subject's results: not where the cohort lies, how it was split. */
@@ -246,6 +254,8 @@ export function fingerprintOf(settings: RunSettings): string {
     group: _g,
     space: _sp,
     shard: _s,
+    device: _d,
+    perturbation: _pt,
     ...rest
   } = settings;
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
@@ -418,6 +428,8 @@ async function runWith(
         : { column: options.groupColumn ?? 'group', value: options.group },
     space: options.space ?? null,
     ...(shard.count > 1 && { shard: `${shard.index}/${shard.count}` }),
+    device: classifier.device,
+    perturbation: inGraph ? 'device' : 'host',
   };
   const fingerprint = fingerprintOf(settings);
 

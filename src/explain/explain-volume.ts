@@ -24,10 +24,9 @@ import {
   toModelTensor,
   type GridAxes,
   type OnnxClassifier,
-  type OnnxClassifierOptions,
   type PerturbationSite,
 } from '../model/index.js';
-import { loadClassifiers } from '../model/combined-model.js';
+import { loadClassifiers, type ModelLoadOptions } from '../model/combined-model.js';
 import type { ModelRecord } from '../model/onnx-classifier.js';
 import { flatWarnings } from '../model/flat-warning.js';
 import {
@@ -46,8 +45,11 @@ import { makeBaseline, type BaselineSpec } from './baselines.js';
 export interface ExplainOptions {
   /** An ONNX model file, its bytes, or a classifier already loaded (reused across subjects). */
   model: string | Uint8Array | OnnxClassifier;
-  /** Options for loading the model (layout, axes, device, batch size …) when `model` is not loaded. */
-  modelOptions?: OnnxClassifierOptions;
+  /**
+   * Options for loading the model (layout, axes, device — 'auto' too —, batch size …) when
+   * `model` is not loaded.
+   */
+  modelOptions?: ModelLoadOptions;
   /** 'aal' (built in), a label image path, or an atlas already loaded. Default 'aal'. */
   atlas?: string | Atlas;
   /** σ in mm, one map per value; light, shadow and spatial σ are all this value. Default [5]. */

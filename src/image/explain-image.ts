@@ -21,10 +21,12 @@ import {
   type SigmaSet,
 } from '../glas3d/index.js';
 import {
-  loadOnnxClassifier,
+  loadOnnxClassifierOn,
+  type DeviceChoice,
   type GridAxes,
   type OnnxClassifier,
   type OnnxClassifierOptions,
+  type PerturbationSite,
 } from '../model/index.js';
 import type { ModelRecord } from '../model/onnx-classifier.js';
 import { flatWarnings } from '../model/flat-warning.js';
@@ -47,8 +49,8 @@ export const DEFAULT_GRID = 15;
 export interface ExplainImageOptions {
   /** An ONNX model file, its bytes, or a classifier already loaded (reused across images). */
   model: string | Uint8Array | OnnxClassifier;
-  /** Options for loading the model when `model` is not loaded yet. */
-  modelOptions?: OnnxClassifierOptions;
+  /** Options for loading the model when `model` is not loaded yet (device 'auto' too). */
+  modelOptions?: Omit<OnnxClassifierOptions, 'device'> & { device?: DeviceChoice };
   /** Preprocessing when the image is a path or bytes (default: 256 / 224 / ImageNet mean, std). */
   preprocess?: PreprocessOptions;
   /** Class y to explain; default the model's top class on the image. */
@@ -127,6 +129,8 @@ export interface ImageExplanation {
   readonly geometry: CropGeometry;
   /** Samples run through the model (1 + points × passes per point, plus any recursion). */
   readonly forwardPasses: number;
+  /** Where the perturbed copies were made: on the host (JS) or in the model's graph (`inGraph`). */
+  readonly perturbation: PerturbationSite;
   /**
    * Milliseconds: loading the model (0 when one was given), decoding and preprocessing, GLAS
    * (all forward passes and the fusion), of which inside the model, and everything.
@@ -175,11 +179,11 @@ export async function explainImage(
   const owned = !isClassifier(options.model);
   const classifier = isClassifier(options.model)
     ? options.model
-    : await loadOnnxClassifier(options.model, {
+    : await loadOnnxClassifierOn(options.model, {
         // A model with symbolic sample dims takes the preprocessed image's size.
         dataGrid: { dims: [width, height], channels: 3 },
         ...options.modelOptions,
-      });
+      }).then((started) => started.value);
   const loadMs = owned ? performance.now() - loadStart : 0;
   try {
     const axes = imageAxes(classifier, pre);
@@ -260,6 +264,7 @@ export async function explainImage(
       image: pre,
       geometry: pre.geometry,
       forwardPasses,
+      perturbation: options.inGraph ? 'device' : 'host',
       timing: {
         loadMs,
         preprocessMs,

@@ -147,7 +147,8 @@ export class ImageModels<T extends { dispose(): Promise<void> }> {
 /**
  * loadClassifiers for photos: the plan's layout, and one load for every photo or one per photo
  * size (see ImageModels); each load checks that the model takes 3-channel images, then runs
- * `options.check`. `onNotes` gets the notes of the first load.
+ * `options.check`. `onNotes` gets the notes of the first load, which also fixes the device 'auto'
+ * took for the later ones.
  */
 export async function loadImageClassifiers(
   model: string,
@@ -157,9 +158,12 @@ export async function loadImageClassifiers(
 ): Promise<{ models: ImageModels<Classifiers>; plan: ImageModelPlan }> {
   const plan = await imageModelPlan(model, preprocess, options.layout);
   let first = true;
+  // 'auto' picks a device once: later loads (one per photo size) go straight to it.
+  let device = options.device;
   const models = new ImageModels(plan.perSize, async (size) => {
     const loaded = await loadClassifiers(model, {
       ...options,
+      device,
       dataGrid: size
         ? { dims: [size.width, size.height], channels: 3 }
         : preprocessedGrid(preprocess),
@@ -171,6 +175,7 @@ export async function loadImageClassifiers(
     });
     if (first) onNotes(loaded.notes);
     first = false;
+    device = loaded.classifier.device;
     return loaded;
   });
   // A model for every photo is loaded (and checked) before the first photo.

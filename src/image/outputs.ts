@@ -192,6 +192,7 @@ export async function writeImageOutputs(
     photo: { width: photo.width, height: photo.height, format: photo.format },
     crop: first.geometry,
     model: first.model,
+    perturbation: first.perturbation,
     class: first.targetClass,
     label: label(first.targetClass) ?? null,
     probability: first.probability,

@@ -445,6 +445,9 @@ export interface ClassifiersOptions extends Omit<OnnxClassifierOptions, 'device'
   check?: (classifier: OnnxClassifier) => void;
 }
 
+/** How a command or explain() loads a model: ClassifiersOptions less what the caller decides. */
+export type ModelLoadOptions = Omit<ClassifiersOptions, 'perturbation' | 'check'>;
+
 /** What a GLAS run over one model needs: the classifier and, to perturb on the device, its twin. */
 export interface Classifiers {
   readonly classifier: OnnxClassifier;
@@ -485,6 +488,14 @@ export async function loadClassifiers(
   try {
     check?.(classifier);
     const site = perturbation ?? sourcePerturbationSite(classifier.device, source);
+    if (
+      site === 'device' &&
+      sourcePerturbationSite(classifier.device, source) === 'host' &&
+      classifier.device !== 'cpu'
+    )
+      notes.push(
+        `perturbation 'device' as asked, but ${source.name} is quantized: its QLinear operators run on the CPU, so every perturbed copy is copied off the ${classifier.device} device and back; --perturbation host is usually faster here, --dequantize runs the whole graph on the device`,
+      );
     if (site === 'device') {
       inGraph = await loadInGraphClassifierFrom(source, {
         ...loadOptions,

@@ -3,9 +3,10 @@
  * a note of what each refused. Built over loadOnnxClassifier, whose per-device errors (with their
  * install advice) are what the note records.
  */
-import { OptionError } from '../errors.js';
+import { DeviceUnavailableError, OptionError } from '../errors.js';
 import {
   DEVICES,
+  errorText,
   loadOnnxClassifier,
   type Device,
   type OnnxClassifier,
@@ -63,7 +64,9 @@ export async function onDevice<T>(
       return { value, device, attempts, note };
     } catch (e) {
       if (device === AUTO_ORDER[AUTO_ORDER.length - 1]) throw e;
-      attempts.push({ device, error: e instanceof Error ? e.message : String(e) });
+      // The note gives each refusal's reason; its advice ("or use --device cpu") is moot here.
+      const error = e instanceof DeviceUnavailableError ? e.reason : errorText(e);
+      attempts.push({ device, error });
     }
   }
   throw new Error('unreachable: AUTO_ORDER ends with a device whose error is thrown');

@@ -55,6 +55,7 @@ export {
   sourcePerturbationSite,
   type Classifiers,
   type ClassifiersOptions,
+  type ModelLoadOptions,
   PERTURBATION_SITES,
   type PerturbationSite,
   type InGraphClassifierOptions,

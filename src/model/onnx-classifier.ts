@@ -6,7 +6,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { ModelError, NonFiniteOutputError, OptionError } from '../errors.js';
+import {
+  DeviceUnavailableError,
+  ModelError,
+  NonFiniteOutputError,
+  OptionError,
+} from '../errors.js';
 import type { Classifier, ResponseKind } from '../glas3d/classifier.js';
 import {
   ACTIVATIONS,
@@ -101,6 +106,8 @@ export interface ModelRecord {
   readonly activation?: Activation;
   /** Present (true) only when the float twin of a quantized model ran. */
   readonly dequantized?: true;
+  /** The execution provider the model ran on. */
+  readonly device?: Device;
 }
 
 export const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
@@ -122,15 +129,17 @@ export const errorText = (e: unknown) =>
 const CUDA_ADVICE =
   'To use CUDA, reinstall onnxruntime-node with `npm install onnxruntime-node --onnxruntime-node-install=cuda12` ' +
   'on a machine with CUDA 12 and cuDNN 9 (the flag downloads the CUDA provider, which npm does not bundle), ' +
-  'or use --device cpu.';
+  'or use --device cpu or --device auto.';
 const WEBGPU_ADVICE =
   'WebGPU needs a GPU with a working Vulkan (Linux), D3D12 (Windows) or Metal (macOS) driver; ' +
-  'or use --device cpu.';
+  'or use --device cpu or --device auto.';
 
 function deviceError(device: Device, modelName: string, detail: string): ModelError {
   const advice = device === 'cuda' ? CUDA_ADVICE : WEBGPU_ADVICE;
-  return new ModelError(
-    `device '${device}' is not available for model ${modelName}: ${detail}. ${advice}`,
+  const reason = detail.replace(/[.\s]+$/, '');
+  return new DeviceUnavailableError(
+    `device '${device}' is not available for model ${modelName}: ${reason}. ${advice}`,
+    reason,
   );
 }
 
@@ -475,6 +484,7 @@ export class OnnxClassifier implements Classifier {
       outputName: this.outputName,
       activation: this.activation,
       ...(this.dequantized && { dequantized: true as const }),
+      device: this.device,
     };
   }
 

@@ -73,6 +73,34 @@ describe('glas3d explain', () => {
     const summary = JSON.parse(await readFile(join(out, 'explanation.json'), 'utf8'));
     expect(summary.targetClass).toBe(1);
     expect(summary.forwardPasses).toBe(1 + 2 * 116 * 2);
+    // Where it ran: the CPU (the default), copies made on the host.
+    expect(summary.model.device).toBe('cpu');
+    expect(summary.perturbation).toBe('host');
+  });
+
+  it('--device auto says which device it took and why the others refused, and records it', async () => {
+    const out = join(dir, 'auto');
+    const r = await runCli([
+      'explain',
+      volumePath,
+      '--model',
+      modelPath,
+      '--out',
+      out,
+      '--baseline',
+      'zero',
+      '--device',
+      'auto',
+    ]);
+    expect(r.code).toBe(0);
+    const took = /glas3d explain: device auto took (cuda|webgpu|cpu)/.exec(r.stderr);
+    expect(took, r.stderr).not.toBeNull();
+    // A refusal is its reason, not advice to pick another device.
+    expect(r.stderr).not.toMatch(/or use --device|\.;/);
+    const summary = JSON.parse(await readFile(join(out, 'explanation.json'), 'utf8'));
+    expect(summary.model.device).toBe(took![1]);
+    expect(summary.perturbation).toBe(took![1] === 'cpu' ? 'host' : 'device');
+    expect(summary.targetClass).toBe(1);
   });
 
   it('bad input: one clean line, exit code 1, no stack', async () => {

@@ -268,3 +268,21 @@ describe('a rerun with other settings, cut short', () => {
     expect(cohortFiles()).toEqual([]);
   });
 });
+
+describe('where a run ran', () => {
+  it('run.json and each sidecar record the device and perturbation site; another site keeps the subjects', async () => {
+    const cohort = await cohortOf({ 'sub-a.nii.gz': 'sub-01.nii.gz' });
+    const out = join(fx.dir, 'where-out');
+    await run(cohort, out, { perturbation: 'host' });
+    const runJson = async () => JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
+    expect(await runJson()).toMatchObject({ device: 'cpu', perturbation: 'host' });
+    expect((await sidecar(out, 'a')).parameters).toMatchObject({ perturbation: 'host' });
+
+    // Copies made in the graph give the same results to rounding: the subject is kept, and its
+    // sidecar still says where it was explained.
+    const again = await run(cohort, out, { perturbation: 'device' });
+    expect([again.skipped, again.explained]).toEqual([1, 0]);
+    expect(await runJson()).toMatchObject({ device: 'cpu', perturbation: 'device' });
+    expect((await sidecar(out, 'a')).parameters).toMatchObject({ perturbation: 'host' });
+  });
+});

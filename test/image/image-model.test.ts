@@ -138,6 +138,37 @@ describe('image models with symbolic dims', () => {
     }
   });
 
+  it('--device auto with one load per photo size: picks the device once, and each JSON says where it ran', async () => {
+    const model = await redModel('dyn_hw_auto', ['N', 3, 'H', 'W'], 1);
+    const photos = path.join(dir, 'sizes-auto');
+    await mkdir(photos);
+    await photo(path.join(photos, 'a.png'), 40, 30, [220, 0, 0]);
+    await photo(path.join(photos, 'b.png'), 30, 50, [180, 0, 0]);
+    const pre = path.join(dir, 'nocrop-auto.json');
+    await writeFile(pre, JSON.stringify({ resize: false, crop: false }));
+    const out = path.join(dir, 'o-sizes-auto');
+    const r = await imageCli(
+      photos,
+      model,
+      out,
+      '--preprocess',
+      pre,
+      '--grid',
+      '2',
+      '--device',
+      'auto',
+    );
+    expect(r.code).toBe(0);
+    const notes = r.stderr.match(/device auto took (cuda|webgpu|cpu)/g) ?? [];
+    expect(notes).toHaveLength(1);
+    const device = notes[0]?.split(' ').at(-1);
+    for (const stem of ['a', 'b']) {
+      const j = await json(out, stem);
+      expect(j.model.device).toBe(device);
+      expect(j.perturbation).toBe(device === 'cpu' ? 'host' : 'device');
+    }
+  });
+
   it('a grey model is refused up front: 2D mode feeds 3 channels, with what to do', async () => {
     const p = await photo(path.join(dir, 'grey.png'), 64, 64, [100, 100, 100]);
     const fixed = await redModel('grey28', ['N', 1, 28, 28], 1);

@@ -21,13 +21,14 @@ import {
 import { readPreprocessOptions } from '../../image/preprocess-file.js';
 import { IMAGE_LAYOUTS, loadImageClassifiers } from '../../image/image-model.js';
 import { ImageError } from '../../image/errors.js';
-import { DEVICES, type Device, type Layout } from '../../model/index.js';
+import { DEVICE_CHOICES, type DeviceChoice, type Layout } from '../../model/index.js';
 import { fixed, formatTable } from '../format.js';
 import type { CliIo } from '../io.js';
 import {
   batchOption,
   dequantizeOption,
   modelOutputOption,
+  AUTO_DEVICE_HELP,
   deviceOption,
   modeOption,
   noteWriter,
@@ -56,7 +57,7 @@ interface PointingFlags extends Omit<ModelFlags, 'perturbation'> {
   limit?: number;
   tolerance: number;
   preprocess?: string;
-  device: Device;
+  device: DeviceChoice;
   layout?: Layout;
 }
 
@@ -136,7 +137,7 @@ export function register(program: Command, io: CliIo): void {
       ).choices(IMAGE_LAYOUTS),
     )
     .addOption(batchOption())
-    .addOption(deviceOption(DEVICES))
+    .addOption(deviceOption(DEVICE_CHOICES, AUTO_DEVICE_HELP))
     .addOption(dequantizeOption())
     .addOption(modelOutputOption())
     .option('--json', 'print the result (every trial) as JSON')

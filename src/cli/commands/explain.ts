@@ -6,7 +6,7 @@ import { loadAtlas } from '../../atlas/index.js';
 import { BASELINE_KINDS, type BaselineSpec } from '../../explain/baselines.js';
 import { explain } from '../../explain/explain-volume.js';
 import { OptionError } from '../../errors.js';
-import { DEVICES, LAYOUTS, type Device } from '../../model/index.js';
+import { DEVICE_CHOICES, LAYOUTS, type DeviceChoice } from '../../model/index.js';
 import { writeExplanation } from '../../report/explanation-files.js';
 import { readVolume } from '../../volume/index.js';
 import { fixed, formatTable, num, scoreColumn } from '../format.js';
@@ -17,6 +17,7 @@ import {
   modelOutputOption,
   batchOption,
   dequantizeOption,
+  AUTO_DEVICE_HELP,
   deviceOption,
   modeOption,
   normalizeOption,
@@ -32,7 +33,7 @@ import {
 import { progressReporter } from '../progress.js';
 
 interface ExplainFlags extends VolumeFlags {
-  device: Device;
+  device: DeviceChoice;
   recursive?: number | boolean;
 }
 
@@ -62,7 +63,7 @@ export function register(program: Command, io: CliIo): void {
     )
     .addOption(batchOption())
     .addOption(perturbationOption())
-    .addOption(deviceOption(DEVICES))
+    .addOption(deviceOption(DEVICE_CHOICES, AUTO_DEVICE_HELP))
     .addOption(dequantizeOption())
     .addOption(activationOption())
     .addOption(modelOutputOption())

@@ -28,7 +28,7 @@ import {
 import { readPreprocessOptions } from '../../image/preprocess-file.js';
 import { IMAGE_LAYOUTS, loadImageClassifiers } from '../../image/image-model.js';
 import { isImageOutput, outputStems, writeImageOutputs } from '../../image/outputs.js';
-import { DEVICES, type Device, type Layout } from '../../model/index.js';
+import { DEVICE_CHOICES, type DeviceChoice, type Layout } from '../../model/index.js';
 import { fixed } from '../format.js';
 import type { CliIo } from '../io.js';
 import { checkOutDir } from '../out-dir.js';
@@ -37,6 +37,7 @@ import {
   modelOutputOption,
   batchOption,
   dequantizeOption,
+  AUTO_DEVICE_HELP,
   deviceOption,
   modeOption,
   parseCount,
@@ -64,7 +65,7 @@ interface ImageFlags extends ModelFlags {
   recursive?: number | boolean;
   preprocess?: string;
   out: string;
-  device: Device;
+  device: DeviceChoice;
   layout?: Layout;
 }
 
@@ -207,7 +208,7 @@ export function register(program: Command, io: CliIo): void {
     )
     .option('--out <dir>', 'output folder', '.')
     .addOption(batchOption())
-    .addOption(deviceOption(DEVICES))
+    .addOption(deviceOption(DEVICE_CHOICES, AUTO_DEVICE_HELP))
     .addOption(perturbationOption())
     .addOption(dequantizeOption())
     .addOption(activationOption())

@@ -15,6 +15,7 @@ import {
   activationOption,
   modelOutputOption,
   dequantizeOption,
+  AUTO_DEVICE_HELP,
   deviceOption,
   modeOption,
   normalizeOption,
@@ -71,9 +72,7 @@ export function register(program: Command, io: CliIo): void {
       '--control <dir>',
       'a control group: explained the same way and compared region by region',
     )
-    .addOption(
-      deviceOption(DEVICE_CHOICES, 'execution provider (auto: CUDA, then WebGPU, then CPU)'),
-    )
+    .addOption(deviceOption(DEVICE_CHOICES, AUTO_DEVICE_HELP))
     .addOption(batchOption())
     .addOption(perturbationOption())
     .addOption(dequantizeOption())
