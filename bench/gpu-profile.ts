@@ -319,7 +319,37 @@ async function case2d(): Promise<void> {
   }
 }
 
+/**
+ * Whether the device starts a session at all (a tiny Relu graph): without an adapter every row
+ * would fail alike, so the reason is recorded once and the rows are skipped.
+ */
+async function deviceError(): Promise<string | undefined> {
+  const g = new GraphBuilder('device_check');
+  g.node('Relu', [g.input('x', [1, 4])], {}, ['y']);
+  g.output('y', [1, 4]);
+  try {
+    const session = await ort.InferenceSession.create(g.toBytes(), {
+      executionProviders: [device],
+      logSeverityLevel: 3,
+    } as ort.InferenceSession.SessionOptions);
+    await session.release();
+    return undefined;
+  } catch (e) {
+    return (e instanceof Error ? e.message : String(e)).slice(0, 500);
+  }
+}
+
 console.log(`bench:gpu-profile — device ${device}, ${runs} timed runs per row, out ${outDir}`);
+const unavailable = await deviceError();
+if (unavailable) {
+  console.log(`device ${device} cannot start a session, no rows profiled: ${unavailable}`);
+  writeFileSync(
+    join(outDir, 'profile.json'),
+    JSON.stringify({ device, error: unavailable }, null, 1),
+  );
+  rmSync(profileDir, { recursive: true, force: true });
+  process.exit(0);
+}
 for (const c of cases) {
   if (c === 'ep') await caseEp();
   else if (c === '3d') await case3d();

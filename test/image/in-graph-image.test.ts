@@ -33,12 +33,20 @@ describe('explainImage, perturbation in the graph', () => {
       const device = await explainImage(pre, { ...common, inGraph });
       expect(host.targetClass).toBe(12); // house finch (data README)
       expect(device.targetClass).toBe(12);
+      // The issue's bar: every perturbed copy's probability within 1e-5 relative of the host's
+      // (measured here: 7.5e-6 worst, on P(y | shadow) = P(y | I) + shadowDelta; P(y | light) is 1).
+      const relative = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-6);
+      let worst = 0;
       for (let i = 0; i < host.points.length; i++) {
-        expect(Math.abs(device.points[i].light - host.points[i].light)).toBeLessThan(1e-4);
-        expect(Math.abs(device.points[i].shadowDelta - host.points[i].shadowDelta)).toBeLessThan(
-          1e-4,
+        const [d, h] = [device.points[i], host.points[i]];
+        worst = Math.max(
+          worst,
+          relative(d.light, h.light),
+          relative(device.probability + d.shadowDelta, host.probability + h.shadowDelta),
         );
       }
+      console.log(`in-graph vs host, worst relative difference ${worst.toExponential(2)}`);
+      expect(worst).toBeLessThan(1e-5);
       const argmax = (m: Float32Array) => m.reduce((b, v, i) => (v > m[b] ? i : b), 0);
       expect(argmax(device.map)).toBe(argmax(host.map));
     } finally {
