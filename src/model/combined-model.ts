@@ -482,20 +482,12 @@ export async function loadClassifiers(
   const notes = [
     ...(choice === 'auto' ? [started.note] : []),
     ...(classifier.outputNote ? [classifier.outputNote] : []),
-    ...dequantizeNotes(source, classifier.device, loadOptions.dequantize),
+    ...dequantizeNotes(source, classifier.device, loadOptions.dequantize, perturbation),
   ];
   let inGraph: InGraphOnnxClassifier | undefined;
   try {
     check?.(classifier);
     const site = perturbation ?? sourcePerturbationSite(classifier.device, source);
-    if (
-      site === 'device' &&
-      sourcePerturbationSite(classifier.device, source) === 'host' &&
-      classifier.device !== 'cpu'
-    )
-      notes.push(
-        `perturbation 'device' as asked, but ${source.name} is quantized: its QLinear operators run on the CPU, so every perturbed copy is copied off the ${classifier.device} device and back; --perturbation host is usually faster here, --dequantize runs the whole graph on the device`,
-      );
     if (site === 'device') {
       inGraph = await loadInGraphClassifierFrom(source, {
         ...loadOptions,

@@ -264,12 +264,14 @@ export async function modelSource(
 /**
  * What a user should hear about quantization when `source` runs on `device`: that the float twin
  * runs (asked for with `dequantize`), that asking had no effect, or, for a quantized model on a
- * GPU, that the twin would run there whole.
+ * GPU, that the twin would run there whole — and, when the copies are made in its graph anyway
+ * (`perturbation` 'device' asked for), that each one then crosses to the CPU and back.
  */
 export function dequantizeNotes(
   source: ModelSource,
   device: Device,
   dequantize: boolean | undefined,
+  perturbation?: 'host' | 'device',
 ): string[] {
   if (source.dequantized)
     return [
@@ -277,9 +279,14 @@ export function dequantizeNotes(
     ];
   if (dequantize)
     return [`--dequantize has no effect: ${source.name} is not quantized; it runs as it is`];
-  if (source.quantized && device !== 'cpu')
+  if (source.quantized && device !== 'cpu') {
+    const crossing =
+      perturbation === 'device'
+        ? `; with --perturbation device every perturbed copy crosses from the ${device} device to the CPU and back (--perturbation host is usually faster)`
+        : '';
     return [
-      `${source.name} is quantized: its QLinear operators have no ${device} kernels and run on the CPU; --dequantize runs its float twin wholly on the GPU (probabilities differ by about the quantization noise)`,
+      `${source.name} is quantized: its QLinear operators have no ${device} kernels and run on the CPU${crossing}; --dequantize runs its float twin wholly on the GPU (probabilities differ by about the quantization noise)`,
     ];
+  }
   return [];
 }

@@ -204,6 +204,13 @@ describe('dequantizeModel', () => {
     expect(hint).toMatch(
       /tiny\.onnx is quantized: .* no webgpu kernels .*--dequantize runs its float twin/,
     );
+    // Copies made in the graph of a quantized model on a GPU cross to the CPU: said in the hint.
+    const [forced] = dequantizeNotes(looked, 'webgpu', undefined, 'device');
+    expect(forced).toMatch(
+      /run on the CPU; with --perturbation device every perturbed copy crosses/,
+    );
+    expect(hint).not.toMatch(/crosses/);
+    expect(dequantizeNotes(looked, 'cpu', false, 'device')).toEqual([]);
     expect(dequantizeNotes(looked, 'cpu', false)).toEqual([]);
     expect(dequantizeNotes(float, 'webgpu', false)).toEqual([]);
     expect(dequantizeNotes(await modelSource(int8), 'cuda', false)).toEqual([]); // not looked at
