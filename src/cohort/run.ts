@@ -144,8 +144,10 @@ export interface RunSummary {
   explained: number;
   skipped: number;
   failed: SubjectFailure[];
-  /** Cohort rows (all σ), ranked; empty for a shard (merge builds them). */
+  /** Cohort rows (all σ), ranked; empty for a shard (merge builds them) or no cohort subject. */
   regions: CohortRegionRow[];
+  /** This run's --shard i/n; absent for a whole run. */
+  shard?: string;
   files: string[];
   secondsPerSubject: number;
   /**
@@ -243,7 +245,10 @@ export interface RunSettings {
   perturbation?: PerturbationSite;
 }
 
-/** The settings that decide a subject's results: not where the cohort lies, how it was split. */
+/**
+ * The settings that decide a subject's results: not where the cohort lies, how it was split, or
+ * the cohort statistics' bootstrap, permutations and seed (another seed redoes only those).
+ */
 export function fingerprintOf(settings: RunSettings): string {
   const {
     glas3dVersion: _v,
@@ -251,6 +256,7 @@ export function fingerprintOf(settings: RunSettings): string {
     control: _k,
     bootstrap: _b,
     permutations: _p,
+    seed: _sd,
     group: _g,
     space: _sp,
     shard: _s,
@@ -604,6 +610,7 @@ async function runWith(
     secondsPerSubject: explained > 0 ? explainSeconds / explained : 0,
     flat,
     allFlat: finished.cohort.length > 0 && flatCohort.length === finished.cohort.length,
+    ...(settings.shard && { shard: settings.shard }),
     ...(settings.model.dequantized && { dequantized: true as const }),
   };
 }

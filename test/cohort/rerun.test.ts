@@ -219,6 +219,35 @@ describe('files that are not one usable scan', () => {
     expect(Number(rows[0].n_subjects)).toBe(1); // sub-single
     expect([Number(rows[0].index), Number(rows[1].index)].sort()).toEqual(TARGETS);
   });
+
+  it('every cohort subject failed, a control finished: says so (not "one shard"), exit 1', async () => {
+    const w = await oracleWorld();
+    const dir = join(fx.dir, 'all-failed', 'ad');
+    await mkdir(dir, { recursive: true });
+    await writeVolume(join(dir, 'sub-const.nii.gz'), {
+      ...w.volume,
+      data: new Float32Array(w.volume.data.length).fill(7),
+    });
+    const control = await cohortOf({ 'sub-c.nii.gz': 'sub-01.nii.gz' });
+    const out = join(fx.dir, 'all-failed-out');
+    const r = await runCli([
+      'run',
+      '--cohort',
+      dir,
+      '--control',
+      control,
+      '--out',
+      out,
+      '--model',
+      fx.model,
+      '--baseline',
+      'zero',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/no cohort subject finished, so no ranking and no cohort maps/);
+    expect(r.stdout).not.toMatch(/shard/);
+    expect((await errorRows(out)).map((e) => e[1])).toEqual(['sub-const']);
+  });
 });
 
 describe('BIDS with sessions', () => {
@@ -284,5 +313,10 @@ describe('where a run ran', () => {
     expect([again.skipped, again.explained]).toEqual([1, 0]);
     expect(await runJson()).toMatchObject({ device: 'cpu', perturbation: 'device' });
     expect((await sidecar(out, 'a')).parameters).toMatchObject({ perturbation: 'host' });
+
+    // Another seed redoes the cohort statistics only, not the subjects.
+    const reseeded = await run(cohort, out, { perturbation: 'device', seed: 7 });
+    expect([reseeded.skipped, reseeded.explained]).toEqual([1, 0]);
+    expect(await runJson()).toMatchObject({ seed: 7 });
   });
 });

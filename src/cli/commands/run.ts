@@ -249,9 +249,13 @@ export function printSummary(
   }
   if ('explained' in summary && summary.explained + summary.skipped === 0)
     io.out(`\nnothing explained; the reasons are in ${join(summary.out, 'errors.tsv')}\n`);
+  else if ('explained' in summary && summary.shard)
+    io.out(
+      `\nresults: ${join(summary.out, 'sub-*')} (shard ${summary.shard}: glas3d merge of all shards writes regions.csv and the cohort maps)\n`,
+    );
   else if ('explained' in summary && summary.regions.length === 0)
     io.out(
-      `\nresults: ${join(summary.out, 'sub-*')} (one shard: glas3d merge of all shards writes regions.csv and the cohort maps)\n`,
+      `\nno cohort subject finished, so no ranking and no cohort maps; the reasons are in ${join(summary.out, 'errors.tsv')}\n`,
     );
   else io.out(`\nresults: ${summary.files.join(', ')}\n`);
 }
