@@ -157,7 +157,7 @@ export interface RunSummary {
    */
   flat: Array<{ group: Group; id: string }>;
   /**
-   * Every cohort subject counted in regions.csv is flat: the ranking is then atlas order (ties
+   * Every cohort subject counted in regions.csv is flat: the ranking is then rounding noise (ties
    * broken by index), not evidence. False when no cohort subject is counted.
    */
   allFlat: boolean;

@@ -16,7 +16,7 @@ export const RESPONSE_NOISE = 2 ** -20;
  * when no shadow moves it beyond rounding; light ranks by the response under light (eq. 1).
  */
 export function flatResponses(
-  result: GlasSigmaResult,
+  result: Pick<GlasSigmaResult, 'light' | 'shadowDelta'>,
   mode: GlasMode,
   reference: number,
 ): string | undefined {
@@ -38,7 +38,12 @@ export function flatResponses(
   }
   let largest = 0;
   for (const d of result.shadowDelta) largest = Math.max(largest, Math.abs(d));
-  return largest <= noise
-    ? `no shadow at any of the ${result.shadowDelta.length} search points moved the response from ${reference.toPrecision(8)} by more than rounding (largest change ${largest.toPrecision(2)})`
-    : undefined;
+  if (largest > noise) return undefined;
+  // Fusion multiplies by the light response: an order of sorts, times noise. Light alone is one.
+  const lightSpread = spread(result.light);
+  const lightNote =
+    mode === 'fusion' && lightSpread > noise
+      ? `; the light responses do differ (spread ${lightSpread.toPrecision(2)}): --mode light ranks by them alone`
+      : '';
+  return `no shadow at any of the ${result.shadowDelta.length} search points moved the response from ${reference.toPrecision(8)} by more than rounding (largest change ${largest.toPrecision(2)})${lightNote}`;
 }

@@ -54,7 +54,7 @@ export interface ViewSubject {
   rawOutput?: true;
   /** What makes this subject's explanation doubtful (e.g. flat); also among the manifest's notes. */
   warnings?: string[];
-  /** The explanation is flat (sidecar `flat: true`): its ranking is atlas order, not evidence. */
+  /** The explanation is flat (sidecar `flat: true`): its ranking is rounding noise, not evidence. */
   flat?: true;
   probabilities?: number[];
   maps: ViewMap[];

@@ -573,7 +573,7 @@ async function buildRun(table: FileTable): Promise<ViewManifest> {
   });
   if (flatGroups.includes('cohort'))
     table.notes.unshift(
-      "no ranking: every cohort subject's explanation is flat, so the order of regions.csv is atlas order, not evidence",
+      "no ranking: every cohort subject's explanation is flat, so the order of regions.csv is rounding noise, not evidence",
     );
   return manifestOf(table, {
     kind: 'run',

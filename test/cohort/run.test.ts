@@ -349,9 +349,9 @@ describe('a regression model (a predicted age)', () => {
     const warnings = asLogit.stderr.match(/glas3d run: warning: sub-0[12]: .*flat/g) ?? [];
     expect(warnings).toHaveLength(2);
     expect(asLogit.stdout).toMatch(/flat: sub-01, sub-02: no shadow moved/);
-    expect(asLogit.stdout).toMatch(/no ranking: .*atlas order, not evidence/);
+    expect(asLogit.stdout).toMatch(/no ranking: .*rounding noise, not evidence/);
     expect(asLogit.stdout).not.toMatch(/top regions/);
-    expect(asLogit.stderr).toMatch(/atlas order, not evidence/);
+    expect(asLogit.stderr).toMatch(/rounding noise, not evidence/);
     expect(existsSync(join(fx.dir, 'age-logit', 'regions.csv'))).toBe(true);
     // A rerun keeps both subjects, and still names them.
     const again = await runCli(args('age-logit', '--quiet', '--json'));
@@ -372,7 +372,7 @@ describe('a regression model (a predicted age)', () => {
       join(fx.dir, 'age-m'),
     ]);
     expect(merged.code).toBe(1);
-    expect(merged.stdout).toMatch(/no ranking: .*atlas order, not evidence/);
+    expect(merged.stdout).toMatch(/no ranking: .*rounding noise, not evidence/);
     const logitSidecar = JSON.parse(
       await readFile(join(fx.dir, 'age-logit', 'sub-02', 'sub-02_desc-glas.json'), 'utf8'),
     );

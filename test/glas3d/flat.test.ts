@@ -15,6 +15,13 @@ describe('flatResponses', () => {
     const flat = result([1, 1, 1], [0, -2e-8, 5e-8]);
     expect(flatResponses(flat, 'shadow', 1)).toMatch(/no shadow at any of the 3 search points/);
     expect(flatResponses(flat, 'fusion', 1)).toMatch(/largest change 5\.0e-8/);
+    expect(flatResponses(flat, 'fusion', 1)).not.toMatch(/--mode light/);
+    // Light responses that differ: fusion's order is theirs times noise; light mode ranks by them.
+    const lit = result([0.4, 0.9, 0.7], [0, -2e-8, 5e-8]);
+    expect(flatResponses(lit, 'fusion', 1)).toMatch(
+      /light responses do differ \(spread 0\.50\): --mode light ranks by them alone$/,
+    );
+    expect(flatResponses(lit, 'shadow', 1)).not.toMatch(/--mode light/);
     // One shadow that moves the response is an answer.
     expect(flatResponses(result([1, 1, 1], [0, -1e-3, 0]), 'fusion', 1)).toBeUndefined();
   });

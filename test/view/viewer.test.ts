@@ -427,15 +427,15 @@ describe.skipIf(missing !== undefined)(
 
       it('every cohort subject flat: a prominent note, no ranking chart, and the figure says so', async () => {
         expect(await p.locator('#notice').isVisible()).toBe(true);
-        expect(await p.locator('#notice').innerText()).toMatch(/No ranking: .* atlas order/);
+        expect(await p.locator('#notice').innerText()).toMatch(/No ranking: .* rounding noise/);
         expect(await p.locator('#chart .bar').count()).toBe(0);
-        expect(await p.locator('#chart text').first().textContent()).toMatch(/atlas order/);
+        expect(await p.locator('#chart text').first().textContent()).toMatch(/rounding noise/);
         await p.evaluate(() => window.glas3dViewer.figureDataUrl());
         const text = (await p.evaluate(() => window.glas3dViewer.figureText())).lines
           .map((l) => l.text)
           .join(' ');
         expect(text).toMatch(/No ranking: every cohort subject’s explanation is flat/);
-        expect(text).toMatch(/atlas order/);
+        expect(text).toMatch(/rounding noise/);
       });
 
       it('switching to a subject clears the stale error; its flat warning is on its figure; tiny values get readable ticks', async () => {

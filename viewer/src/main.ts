@@ -300,7 +300,7 @@ function refreshSelectors(): void {
 const subjectTables = new Map<string, Promise<string>>();
 
 const FLAT_CHART: ChartSpec = {
-  title: 'No ranking: the explanations are flat, the table is in atlas order (not evidence)',
+  title: 'No ranking: the explanations are flat, the table’s order is rounding noise (not evidence)',
   bars: 0,
 };
 
@@ -378,7 +378,7 @@ function notices(): string[] {
   if (!choice.subject && manifest.flatGroups?.includes(choice.group)) {
     const who = choice.group === 'cohort' ? 'cohort' : 'control';
     list.push(
-      `No ranking: every ${who} subject’s explanation is flat, so the table is in atlas order, not ordered by evidence (see the notes below).`,
+      `No ranking: every ${who} subject’s explanation is flat, so the table’s order is rounding noise, not evidence (see the notes below).`,
     );
   }
   if (
