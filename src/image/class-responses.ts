@@ -154,12 +154,20 @@ export function fuseClass(
   responses: ClassResponses,
   targetClass: number,
   options: FuseClassOptions,
-): { map: Float32Array; light: Float64Array; shadow: Float64Array; score: Float64Array } {
+): {
+  map: Float32Array;
+  light: Float64Array;
+  shadow: Float64Array;
+  /** P(y | shadow) − P(y | I); NaN in light mode. */
+  shadowDelta: Float64Array;
+  score: Float64Array;
+} {
   const { classes, points } = responses;
   const lambda = options.lambda ?? DEFAULT_LAMBDA;
   const n = points.length;
   const light = new Float64Array(n).fill(NaN);
   const shadow = new Float64Array(n).fill(NaN);
+  const shadowDelta = new Float64Array(n).fill(NaN);
   if (options.mode !== 'shadow') {
     const rows = responses.light.get(options.lightSigma);
     if (!rows) throw new OptionError(`no light passes at σ ${options.lightSigma} were run.`);
@@ -169,8 +177,10 @@ export function fuseClass(
     const rows = responses.shadow.get(options.shadowSigma);
     if (!rows) throw new OptionError(`no shadow passes at σ ${options.shadowSigma} were run.`);
     const reference = responses.probabilities[targetClass];
-    for (let i = 0; i < n; i++)
-      shadow[i] = Math.abs(rows[i * classes + targetClass] - reference) + lambda;
+    for (let i = 0; i < n; i++) {
+      shadowDelta[i] = rows[i * classes + targetClass] - reference;
+      shadow[i] = Math.abs(shadowDelta[i]) + lambda;
+    }
   }
   const score = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -188,5 +198,5 @@ export function fuseClass(
     weights: score,
     sigmaSpatial: options.spatialSigma,
   });
-  return { map, light, shadow, score };
+  return { map, light, shadow, shadowDelta, score };
 }

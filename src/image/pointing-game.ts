@@ -9,7 +9,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Glas3dError, OptionError } from '../errors.js';
-import { gridSearchPoints, type GlasMode, type SigmaSet } from '../glas3d/index.js';
+import { flatResponses, gridSearchPoints, type GlasMode, type SigmaSet } from '../glas3d/index.js';
 import {
   loadOnnxClassifier,
   type OnnxClassifier,
@@ -108,6 +108,11 @@ export interface PointingTrial {
   readonly cropY: number;
   /** The maximum was tied and the blob rule chose the point. */
   readonly tied: boolean;
+  /**
+   * Present (true) when the GLAS map is flat (flatResponses: no shadow moved the class's
+   * response beyond rounding, e.g. a saturated P): its point is not evidence.
+   */
+  readonly flat?: true;
   readonly hit: boolean;
   /** No box of the class overlaps the crop: no map over the crop can hit it. */
   readonly outsideCrop: boolean;
@@ -130,6 +135,10 @@ export interface PointingGameResult {
   readonly photos: number;
   readonly overall: PointingScore;
   readonly small: PointingScore;
+  /** Trials whose map is flat (PointingTrial.flat), counted in `overall` like any other. */
+  readonly flat: number;
+  /** `overall` without the flat trials: the accuracy the maps' evidence earns. */
+  readonly notFlat: PointingScore;
   /** Means over the photos with trials. */
   readonly forwardPassesPerPhoto: number;
   readonly secondsPerPhoto: number;
@@ -319,6 +328,7 @@ export async function runPointingGame(options: PointingGameOptions): Promise<Poi
       }
       const classes = targets.map((t) => t.targetClass);
       let maps: Float32Array[] = []; // none for 'centre': the point is the crop's centre
+      let flat: boolean[] = [];
       if (method === 'glas') {
         const points = gridSearchPoints([pre.width, pre.height], grid);
         const responses = await classResponses(classifier, input, points, {
@@ -328,16 +338,17 @@ export async function runPointingGame(options: PointingGameOptions): Promise<Poi
         });
         photoPasses += responses.forwardPasses;
         photoModelMs += responses.modelMs;
-        maps = classes.map(
-          (t) =>
-            fuseClass(responses, t, {
-              mode,
-              lightSigma: sigma.light,
-              shadowSigma: sigma.shadow,
-              spatialSigma: sigma.spatial,
-              lambda: options.lambda,
-            }).map,
+        const fused = classes.map((t) =>
+          fuseClass(responses, t, {
+            mode,
+            lightSigma: sigma.light,
+            shadowSigma: sigma.shadow,
+            spatialSigma: sigma.spatial,
+            lambda: options.lambda,
+          }),
         );
+        maps = fused.map((f) => f.map);
+        flat = fused.map((f, i) => flatResponses(f, mode, probabilities[classes[i]]) !== undefined);
       } else if (method === 'rise') {
         const r = await runRise(classifier, input, { ...rise, targets: classes, probabilities });
         photoPasses += r.forwardPasses;
@@ -363,6 +374,7 @@ export async function runPointingGame(options: PointingGameOptions): Promise<Poi
           cropX: point.x,
           cropY: point.y,
           tied: point.tied,
+          ...(flat[i] && { flat: true as const }),
           hit: scored.hit,
           outsideCrop: !overlapsCrop(g, t.boxes),
         });
@@ -377,6 +389,7 @@ export async function runPointingGame(options: PointingGameOptions): Promise<Poi
     await models.dispose();
   }
   const { overall, small } = pointingScores(trials);
+  const notFlat = pointingScores(trials.filter((t) => !t.flat)).overall;
   return {
     method,
     parameters,
@@ -385,6 +398,8 @@ export async function runPointingGame(options: PointingGameOptions): Promise<Poi
     photos: evaluated,
     overall,
     small,
+    flat: overall.trials - notFlat.trials,
+    notFlat,
     forwardPassesPerPhoto: evaluated ? passes / evaluated : NaN,
     secondsPerPhoto: evaluated ? ms / 1000 / evaluated : NaN,
     modelSecondsPerPhoto: evaluated ? modelMs / 1000 / evaluated : NaN,

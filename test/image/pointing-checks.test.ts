@@ -221,3 +221,56 @@ describe('a model of any size without a fixed crop', () => {
     ]);
   });
 });
+
+describe('flat maps', () => {
+  it('a saturated photo is a flat trial: marked, warned about, and scored apart', async () => {
+    // Logits [0, 100 · mean normalized red]: red 200 saturates P(1) to 1 in float32 (no shadow
+    // moves it); red 124 (normalized ≈ 0.006) gives P ≈ 0.64, which every shadow moves.
+    const g = new GraphBuilder('red100');
+    const x = g.input('input', ['N', 3, 224, 224]);
+    const red = g.node('Slice', [x, g.int64s('st', [0]), g.int64s('en', [1]), g.int64s('ax', [1])]);
+    const m = g.node('ReduceMean', [red], { axes: [1, 2, 3], keepdims: 1 });
+    const col = g.node('Reshape', [m, g.int64s('sh', [-1, 1])]);
+    g.node('Mul', [col, g.floats('pick', [1, 2], [0, 100])], {}, ['output']);
+    g.output('output', ['N', 2]);
+    const steep = path.join(dir, 'red100.onnx');
+    await writeFile(steep, g.toBytes());
+    const images = path.join(dir, 'flat', 'images');
+    const ann = path.join(dir, 'flat', 'ann');
+    await mkdir(images, { recursive: true });
+    await mkdir(ann, { recursive: true });
+    for (const [name, r] of [
+      ['hot', 200],
+      ['mild', 124],
+    ] as const) {
+      await sharp({
+        create: { width: 256, height: 256, channels: 3, background: { r, g: 0, b: 0 } },
+      })
+        .png()
+        .toFile(path.join(images, `${name}.png`));
+      await writeFile(
+        path.join(ann, `${name}.xml`),
+        voc(`${name}.png`, 256, 256, [['1', 100, 100, 156, 156]]),
+      );
+    }
+    // Narrow shadows (0.3 cells) move the mean red by about 1%.
+    const args = ['eval', 'pointing', '--model', steep, '--images', images, '--boxes', ann];
+    args.push('--grid', '3', '--sigma-shadow', '0.3');
+    const r = await runCli([...args, '--json']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    const trial = (file: string) => result.trials.find((t: { file: string }) => t.file === file);
+    expect(trial('hot.png').probability).toBe(1);
+    expect(trial('hot.png').flat).toBe(true);
+    expect(trial('mild.png').flat).toBeUndefined();
+    expect(result.flat).toBe(1);
+    expect(result.notFlat).toEqual({
+      hits: trial('mild.png').hit ? 1 : 0,
+      trials: 1,
+      accuracy: trial('mild.png').hit ? 1 : 0,
+    });
+    expect(r.stderr).toMatch(/warning: 1 of 2 trials are flat .*Without them: [01] of 1 hits/);
+    const table = await runCli(args);
+    expect(table.stdout).toMatch(/not flat\s+[01]\s+1\s/);
+  });
+});

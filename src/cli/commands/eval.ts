@@ -199,6 +199,13 @@ export function register(program: Command, io: CliIo): void {
             '\n',
         );
       } else printResult(io, result);
+      if (result.flat > 0) {
+        const score = result.notFlat;
+        io.err(
+          `glas3d eval pointing: warning: ${result.flat} of ${result.overall.trials} trials are flat (no shadow moved the class's probability beyond rounding, e.g. a saturated P; "flat": true in --json): their point comes from the tie rule, not evidence. ` +
+            `Without them: ${score.hits} of ${score.trials} hits${Number.isNaN(score.accuracy) ? '' : ` (accuracy ${fixed(score.accuracy, 3)})`}.\n`,
+        );
+      }
       const failed = result.skipped.filter((s) => s.failed);
       if (result.overall.trials === 0) {
         throw new ImageError(
@@ -242,7 +249,11 @@ function printResult(io: CliIo, result: PointingGameResult): void {
   io.out(
     formatTable(
       ['', 'hits', 'trials', 'accuracy'],
-      [row('all', result.overall), row('small', result.small)],
+      [
+        row('all', result.overall),
+        row('small', result.small),
+        ...(result.flat > 0 ? [row('not flat', result.notFlat)] : []),
+      ],
       ['left', 'right', 'right', 'right'],
     ),
   );
