@@ -4,7 +4,9 @@
  * run builds them — so n shards + merge give the same regions.csv and cohort maps as one run.
  * The cohort and control folders recorded in run.json are discovered again, as the run did: a
  * subject that no shard finished (a shard killed, or its folder not given) is listed in
- * errors.tsv, never silently left out of the ranking.
+ * errors.tsv, never silently left out of the ranking. A shard's subject folder counts by the
+ * rules a rerun applies: its subject is still in the folder, and its sidecar names that scan
+ * with the same bytes (`sourceSha256`); an older folder left beside a failure is not merged.
  */
 import { existsSync } from 'node:fs';
 import { cp, readdir, readFile } from 'node:fs/promises';
@@ -14,8 +16,8 @@ import { OptionError } from '../errors.js';
 import { formatDelimited } from '../report/table.js';
 import { writeFileAtomic } from '../volume/index.js';
 import { writeCohortOutputs, type CohortRegionRow } from './cohort-outputs.js';
-import { readSidecar, subjectFolder, type Group } from './derivatives.js';
-import { fingerprintOf, type RunSettings } from './run.js';
+import { readSidecar, subjectFolder, type Group, type SubjectSidecar } from './derivatives.js';
+import { fingerprintOf, sha256File, type RunSettings } from './run.js';
 import { discoverSubjects, isInside, parseShard, type Subject } from './subjects.js';
 
 /** A subject of the cohort (or control) folder that no shard finished or reported failed. */
@@ -54,22 +56,32 @@ async function readSettings(dir: string): Promise<RunSettings> {
   return JSON.parse(await readFile(path, 'utf8')) as RunSettings;
 }
 
-/** The subjects finished with these settings, and whether each one's explanation is flat. */
-async function finishedIds(
+/** The subject folders finished with these settings: each one's id and sidecar. */
+async function finishedFolders(
   dir: string,
   group: Group,
   fingerprint: string,
-): Promise<Array<{ id: string; flat: boolean }>> {
+): Promise<Array<{ id: string; sidecar: SubjectSidecar }>> {
   const base = group === 'control' ? join(dir, 'control') : dir;
   if (!existsSync(base)) return [];
-  const ids: Array<{ id: string; flat: boolean }> = [];
+  const found: Array<{ id: string; sidecar: SubjectSidecar }> = [];
   for (const e of await readdir(base, { withFileTypes: true })) {
     if (!e.isDirectory() || !e.name.startsWith('sub-')) continue;
     const id = e.name.slice(4);
     const sidecar = await readSidecar(dir, id, group);
-    if (sidecar?.fingerprint === fingerprint) ids.push({ id, flat: sidecar.flat === true });
+    if (sidecar?.fingerprint === fingerprint) found.push({ id, sidecar });
   }
-  return ids;
+  return found;
+}
+
+/** Whether a sidecar names this very scan with the same bytes (as a rerun checks it). */
+async function sameScan(
+  sidecar: SubjectSidecar,
+  path: string,
+  hashOf: (path: string) => Promise<string | undefined>,
+): Promise<boolean> {
+  if (sidecar.source !== resolve(path) || typeof sidecar.sourceSha256 !== 'string') return false;
+  return (await hashOf(path)) === sidecar.sourceSha256;
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -124,23 +136,64 @@ function checkSameSettings(shardDirs: readonly string[], settings: RunSettings[]
 const BIDS_T1W = /^sub-[^/\\]+[/\\](ses-[^/\\]+[/\\])?anat[/\\]/;
 
 /** "sub-a, sub-b, sub-c and 4 more". */
-function listIds(subjects: readonly UnfinishedSubject[], max = 5): string {
+function listIds(
+  subjects: ReadonlyArray<Pick<UnfinishedSubject, 'group' | 'id'>>,
+  max = 5,
+): string {
   const names = subjects
     .slice(0, max)
     .map((s) => `${s.group === 'control' ? 'control ' : ''}sub-${s.id}`);
   return names.join(', ') + (subjects.length > max ? ` and ${subjects.length - max} more` : '');
 }
 
+const FLAG = { cohort: '--cohort', control: '--control' } as const;
+
+/** The folder run.json records for a group. */
+const recordedFolder = (settings: RunSettings, group: Group): string | undefined =>
+  group === 'cohort' ? settings.cohort : settings.control;
+
 /**
- * The subjects of the folders run.json records (discovered as the run discovered them) that no
- * shard finished or reported failed, each with the shard to rerun when run.json records it.
+ * The subjects of the folders run.json records, discovered again as the run discovered them
+ * (glas3d's own outputs left out), by group; a group whose folder could not be read is absent,
+ * with a warning: its completeness and scans go unchecked.
  */
-async function unfinishedSubjects(
+async function discoverRecorded(
+  first: RunSettings,
+  outputs: readonly string[],
+): Promise<{ discovered: Partial<Record<Group, Subject[]>>; warnings: string[] }> {
+  const discovered: Partial<Record<Group, Subject[]>> = {};
+  const warnings: string[] = [];
+  for (const group of ['cohort', 'control'] as const) {
+    const folder = recordedFolder(first, group);
+    if (folder === undefined) continue;
+    const bids = {
+      ...(group === 'cohort' &&
+        first.group && { groupColumn: first.group.column, group: first.group.value }),
+      ...(first.space && { space: first.space }),
+    };
+    try {
+      const subjects = await discoverSubjects(folder, bids);
+      // Outputs inside the folder are glas3d's own maps (each shard left its --out out).
+      discovered[group] = subjects.filter((s) => !outputs.some((o) => isInside(s.path, o)));
+    } catch (e) {
+      warnings.push(
+        `could not check that the shards hold every subject of ${FLAG[group]} ${folder} (${e instanceof Error ? e.message : String(e)}); the merged results cover the subjects the shards finished.`,
+      );
+    }
+  }
+  return { discovered, warnings };
+}
+
+/**
+ * The subjects of the recorded folders that no shard finished or reported failed, each with the
+ * shard to rerun when run.json records it.
+ */
+function unfinishedSubjects(
   shardDirs: readonly string[],
   settings: readonly RunSettings[],
-  out: string,
+  discovered: Partial<Record<Group, Subject[]>>,
   handled: Record<Group, Set<string>>,
-): Promise<Pick<MergeSummary, 'unfinished' | 'expected' | 'warnings'>> {
+): Pick<MergeSummary, 'unfinished' | 'expected' | 'warnings'> {
   const first = settings[0];
   const unfinished: UnfinishedSubject[] = [];
   const expected: MergeSummary['expected'] = {};
@@ -158,27 +211,11 @@ async function unfinishedSubjects(
       // not a shard this version understands: the reason then names no shard
     }
   });
-  const outputs = [...shardDirs, out];
   for (const group of ['cohort', 'control'] as const) {
-    const folder = group === 'cohort' ? first.cohort : first.control;
-    if (folder === undefined) continue;
-    const flag = group === 'cohort' ? '--cohort' : '--control';
-    const bids = {
-      ...(group === 'cohort' &&
-        first.group && { groupColumn: first.group.column, group: first.group.value }),
-      ...(first.space && { space: first.space }),
-    };
-    let subjects: Subject[];
-    try {
-      subjects = await discoverSubjects(folder, bids);
-    } catch (e) {
-      warnings.push(
-        `could not check that the shards hold every subject of ${flag} ${folder} (${e instanceof Error ? e.message : String(e)}); the merged results cover the subjects the shards finished.`,
-      );
-      continue;
-    }
-    // Outputs inside the folder are glas3d's own maps (each shard left its --out out).
-    const all = subjects.filter((s) => !outputs.some((o) => isInside(s.path, o)));
+    const folder = recordedFolder(first, group);
+    const all = discovered[group];
+    if (folder === undefined || all === undefined) continue;
+    const flag = FLAG[group];
     expected[group] = all.length;
     const missing = all
       .map((s, position) => ({ s, position }))
@@ -215,10 +252,15 @@ async function unfinishedSubjects(
   return { unfinished, expected, warnings };
 }
 
-/** The errors.tsv rows of the shards, for subjects not finished, each subject once. */
+/**
+ * The errors.tsv rows of the shards, for subjects not finished, each subject once; a row of a
+ * subject no longer in its discovered folder is left out (added to `gone`), as a rerun drops it.
+ */
 async function shardErrors(
   shardDirs: readonly string[],
   finished: Record<Group, Set<string>>,
+  inFolder: Partial<Record<Group, Map<string, Subject>>>,
+  gone: Record<Group, Set<string>>,
 ): Promise<string[][]> {
   const rows = new Map<string, string[]>();
   for (const dir of shardDirs) {
@@ -228,7 +270,13 @@ async function shardErrors(
     for (const row of lines.filter((l) => l.trim()).map((l) => l.split('\t'))) {
       const [group, subject, , reason = ''] = row;
       if (reason.startsWith(UNFINISHED)) continue; // an earlier merge's: checked again below
-      if (finished[group as Group]?.has(subject.replace(/^sub-/, ''))) continue;
+      const id = subject.replace(/^sub-/, '');
+      if (finished[group as Group]?.has(id)) continue;
+      const subjects = inFolder[group as Group];
+      if (subjects && !subjects.has(id)) {
+        gone[group as Group].add(id);
+        continue;
+      }
       if (!rows.has(`${group}\t${subject}`)) rows.set(`${group}\t${subject}`, row);
     }
   }
@@ -243,34 +291,78 @@ export async function mergeShards(
   const out = resolve(outDir);
   const settings = await Promise.all(shardDirs.map(readSettings));
   const fingerprint = checkSameSettings(shardDirs, settings);
+  const first = settings[0];
+  const recorded = await discoverRecorded(first, [...shardDirs, out]);
+  const inFolder: Partial<Record<Group, Map<string, Subject>>> = {};
+  for (const group of ['cohort', 'control'] as const) {
+    const subjects = recorded.discovered[group];
+    if (subjects) inFolder[group] = new Map(subjects.map((s) => [s.id, s]));
+  }
+  // Each scan hashed once (streamed), and only where a sidecar names it.
+  const hashes = new Map<string, Promise<string | undefined>>();
+  const hashOf = (path: string) => {
+    let hash = hashes.get(path);
+    if (!hash) hashes.set(path, (hash = sha256File(path).catch(() => undefined)));
+    return hash;
+  };
   const ids: Record<Group, Set<string>> = { cohort: new Set(), control: new Set() };
+  // Results of a subject no longer in its folder, and results of another file or other bytes
+  // than the subject's scan now (with the first shard folder holding them): neither is merged.
+  const gone: Record<Group, Set<string>> = { cohort: new Set(), control: new Set() };
+  const stale: Record<Group, Map<string, string>> = { cohort: new Map(), control: new Map() };
   let flatCohort = 0;
   for (const dir of shardDirs) {
     for (const group of ['cohort', 'control'] as const) {
-      for (const { id, flat } of await finishedIds(dir, group, fingerprint)) {
+      for (const { id, sidecar } of await finishedFolders(dir, group, fingerprint)) {
         if (ids[group].has(id)) continue; // the same subject in two shards: keep the first
+        const subjects = inFolder[group];
+        if (subjects) {
+          // Where the folder could be read, the rules of a rerun (see runCohort).
+          const subject = subjects.get(id);
+          if (!subject) {
+            gone[group].add(id);
+            continue;
+          }
+          if (subject.error !== undefined || !(await sameScan(sidecar, subject.path, hashOf))) {
+            if (!stale[group].has(id)) stale[group].set(id, dir);
+            continue;
+          }
+        }
         ids[group].add(id);
-        if (flat && group === 'cohort') flatCohort++;
+        if (sidecar.flat === true && group === 'cohort') flatCohort++;
         const from = subjectFolder(dir, id, group);
         const to = subjectFolder(out, id, group);
         if (resolve(from) !== to) await cp(from, to, { recursive: true });
       }
     }
   }
-  const failedRows = await shardErrors(shardDirs, ids);
+  const failedRows = await shardErrors(shardDirs, ids, inFolder, gone);
   const handled: Record<Group, Set<string>> = {
     cohort: new Set(ids.cohort),
     control: new Set(ids.control),
   };
   for (const [group, subject] of failedRows)
     handled[group as Group]?.add(subject.replace(/^sub-/, ''));
-  const check = await unfinishedSubjects(shardDirs, settings, out, handled);
+  const check = unfinishedSubjects(shardDirs, settings, recorded.discovered, handled);
+  const warnings = [...recorded.warnings];
+  for (const group of ['cohort', 'control'] as const) {
+    const left = [...gone[group]].sort();
+    if (left.length > 0)
+      warnings.push(
+        `${left.length} ${group === 'cohort' ? 'subject(s)' : 'control(s)'} in the shards' results but no longer in ${FLAG[group]} ${recordedFolder(first, group)} (${listIds(left.map((id) => ({ group, id })))}): left out, as a rerun of the command leaves them out.`,
+      );
+    const old = [...stale[group]].filter(([id]) => !ids[group].has(id)).sort();
+    if (old.length > 0)
+      warnings.push(
+        `${old.length} ${group === 'cohort' ? 'subject(s)' : 'control(s)'} with results made from another file or other bytes than the scan now in ${FLAG[group]} ${recordedFolder(first, group)} (${listIds(old.map(([id]) => ({ group, id })))}; e.g. ${subjectFolder(old[0][1], old[0][0], group)}): not merged; listed in errors.tsv (the failure of its shard's latest run, or not finished).`,
+      );
+  }
+  warnings.push(...check.warnings);
   const groupOrder = (g: string) => (g === 'control' ? 1 : 0);
   const errors = [
     ...failedRows,
     ...check.unfinished.map((u) => [u.group, `sub-${u.id}`, u.path, u.reason]),
   ].sort((a, b) => groupOrder(a[0]) - groupOrder(b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-  const first = settings[0];
   await writeFileAtomic(
     join(out, 'dataset_description.json'),
     await readFile(join(shardDirs[0], 'dataset_description.json'), 'utf8'),
@@ -303,7 +395,9 @@ export async function mergeShards(
     files: [...written.files, join(out, 'errors.tsv')],
     allFlat: ids.cohort.size > 0 && flatCohort === ids.cohort.size,
     failed: failedRows.length,
-    ...check,
+    unfinished: check.unfinished,
+    expected: check.expected,
+    warnings,
   };
 }
 

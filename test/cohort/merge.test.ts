@@ -139,17 +139,21 @@ describe('merge checks that every subject is in some shard', () => {
 });
 
 describe('merge names the settings that differ', () => {
-  it('a shard run with another --seed is refused, naming seed alone', async () => {
+  it('a shard run with --no-space-check is refused, naming it alone (not --seed)', async () => {
     const one = join(fx.dir, 'one');
     await mkdir(one);
     await copyFile(join(fx.cohort, 'sub-02.nii.gz'), join(one, 'sub-02.nii.gz'));
     const seeded = join(fx.dir, 'seed-7');
     const fixed = ['--model', fx.model, '--baseline', 'zero', '--quiet'];
-    await runCli(['run', '--cohort', one, '--out', seeded, ...fixed, '--seed', '7']);
+    // --seed only draws the cohort statistics (not fingerprinted): merge takes the first's.
+    const args = ['--seed', '7', '--no-space-check'];
+    await runCli(['run', '--cohort', one, '--out', seeded, ...fixed, ...args]);
     const r = await merge('m-seed', shard1, seeded);
     expect(r.code).not.toBe(0);
     const message = r.stderr.split('\n')[0];
-    expect(message).toMatch(/was run with other settings than .*shard-1: seed: 7 vs 1/);
+    expect(message).toMatch(
+      /was run with other settings than .*shard-1: checkSpace: false vs true \(its run.json's value first\); shards/,
+    );
     expect(message).not.toMatch(/model|atlas|σ|mode|baseline|class|normali/);
   });
 
