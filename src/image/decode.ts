@@ -52,6 +52,9 @@ export function checkAlphaBackground(background: unknown): void {
   }
 }
 
+/** sharp's default limit on width × height (0x3FFF · 0x3FFF). */
+const PIXEL_LIMIT = 0x3fff * 0x3fff;
+
 /** Decode a file path or the bytes of an image file. */
 export async function decodeImage(
   input: string | Uint8Array,
@@ -97,6 +100,20 @@ export async function decodeImage(
     };
   } catch (e) {
     if (e instanceof ImageError) throw e;
+    // sharp refuses images over its pixel limit (a guard against decompression bombs): an intact
+    // photo, so say so, with its size and the fix, not "damaged".
+    if (/exceeds pixel limit/i.test(errorText(e))) {
+      const { width, height } = await sharp(bytes, { limitInputPixels: false })
+        .metadata()
+        .catch(() => ({ width: undefined, height: undefined }));
+      const size =
+        width && height
+          ? ` is ${width}×${height} (${Math.round((width * height) / 1e6)} megapixels), which`
+          : '';
+      throw new ImageError(
+        `${what}${size} is over the ${Math.round(PIXEL_LIMIT / 1e6)}-megapixel limit glas3d decodes (memory): downscale it first (e.g. \`vips resize\` or ImageMagick \`-resize 8000x8000>\`); the model sees it at its input size anyway.`,
+      );
+    }
     throw new ImageError(
       `cannot decode ${what}: ${errorText(e)}. It may be damaged or truncated, or not a photo: ` +
         'glas3d reads JPEG, PNG, WebP, TIFF, GIF and AVIF.',

@@ -42,12 +42,14 @@ export function outputStems(paths: readonly string[]): string[] {
 }
 
 /**
- * Whether `name`, in a folder holding `siblings`, is an overlay glas3d image wrote there
- * (`<stem>_glas….png` beside its `<stem>_glas.json`): a rerun into the photo folder must not
- * explain its own outputs.
+ * Whether `name`, in a folder holding `siblings`, is a file glas3d image wrote there: its
+ * `<stem>_glas.json`, or an overlay or map (`<stem>_glas….png`, `<stem>_glas….npy`) beside that
+ * JSON. A rerun into the photo folder must not explain its own overlays, nor count its own
+ * outputs among the files it could not read.
  */
 export function isImageOutput(name: string, siblings: ReadonlySet<string>): boolean {
-  const m = /^(.*_glas)(?:_[^.]*)?\.png$/i.exec(name);
+  if (/_glas\.json$/i.test(name)) return true;
+  const m = /^(.*_glas)(?:_[^.]*)?\.(png|npy)$/i.exec(name);
   return m !== null && siblings.has(`${m[1]}.json`);
 }
 

@@ -57,6 +57,24 @@ export function encodePng(
   ]);
 }
 
+/**
+ * A PNG whose header claims width × height RGB pixels but whose data is a few zero rows: enough
+ * for a decoder's size checks, which read the header first, without making a huge file.
+ */
+export function pngHeaderOnly(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc(1000))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
 /** The test gradient: R = ⌊255·x/(W−1)⌋, G = ⌊255·y/(H−1)⌋, B = (7x + 13y) mod 256. */
 export function gradientRgb(width: number, height: number): Uint8Array {
   const out = new Uint8Array(width * height * 3);

@@ -28,7 +28,7 @@ import {
   toModelSample,
 } from '../../src/image/index.js';
 import { gridAxesOf } from '../../src/model/index.js';
-import { encodePng, gradientRgb } from './png.js';
+import { encodePng, gradientRgb, pngHeaderOnly } from './png.js';
 
 const FINCH = path.resolve('../shared/data/imagenet/finch.jpeg');
 const hasFinch = existsSync(FINCH);
@@ -262,6 +262,14 @@ describe('normalisation and layout', () => {
 });
 
 describe('decoding other kinds of image', () => {
+  it('a photo over the pixel limit is named as too large, with its size and the fix, not as damaged', async () => {
+    const big = decodeImage(pngHeaderOnly(20000, 14000));
+    await expect(big).rejects.toThrow(
+      /is 20000×14000 \(280 megapixels\), which is over the 268-megapixel limit .*downscale it first/,
+    );
+    await expect(decodeImage(pngHeaderOnly(20000, 14000))).rejects.not.toThrow(/damaged/);
+  });
+
   it('grayscale is replicated to three equal channels', async () => {
     const grey = [0, 17, 128, 255, 3, 250];
     const img = await decodeImage(encodePng(3, 2, 0, grey));

@@ -109,6 +109,7 @@ async function photosOf(input: string): Promise<{
   const names = await readdir(input);
   const siblings = new Set(names);
   const images: string[] = [];
+  let outputsSkipped = 0;
   let subfolders = 0;
   const others = new Map<string, number>(); // extension → files
   for (const f of [...names].sort()) {
@@ -120,19 +121,17 @@ async function photosOf(input: string): Promise<{
     );
     const ext = extname(f).toLowerCase();
     if (isDir) subfolders++;
+    else if (isImageOutput(f, siblings)) outputsSkipped++;
     else if (IMAGE_EXTENSIONS.includes(ext)) images.push(f);
     else others.set(ext || '(none)', (others.get(ext || '(none)') ?? 0) + 1);
   }
-  const photos = images
-    .filter((f) => !isImageOutput(f, siblings))
-    .sort()
-    .map((f) => join(input, f));
+  const photos = images.sort().map((f) => join(input, f));
   if (photos.length === 0) {
     throw new OptionError(
       `folder ${input} holds no photos (${IMAGE_EXTENSIONS.join(', ')})${leftOutText(subfolders, others)}.`,
     );
   }
-  return { photos, outputsSkipped: images.length - photos.length, subfolders, others };
+  return { photos, outputsSkipped, subfolders, others };
 }
 
 /** "; left out 1 subfolder (not searched) and 2 files of other types (.bmp 1, .txt 1)", or ''. */
@@ -233,7 +232,7 @@ export function register(program: Command, io: CliIo): void {
       const { photos, outputsSkipped, subfolders, others } = await photosOf(input);
       if (outputsSkipped > 0 && !flags.quiet)
         io.err(
-          `glas3d image: left out ${outputsSkipped} overlay(s) glas3d wrote into ${input} earlier (<stem>_glas….png)\n`,
+          `glas3d image: left out ${outputsSkipped} file(s) glas3d wrote into ${input} earlier (<stem>_glas.json and its .png and .npy)\n`,
         );
       const leftOut = leftOutText(subfolders, others);
       if (leftOut && !flags.quiet) io.err(`glas3d image: in ${input}${leftOut}\n`);
