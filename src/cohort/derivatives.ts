@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Hemisphere } from '../atlas/index.js';
 import type { Explanation } from '../explain/explain-volume.js';
 import { formatNumber } from '../report/table.js';
@@ -195,4 +195,18 @@ export async function removeStaleTemporaries(dir: string): Promise<number> {
     }
   }
   return removed;
+}
+
+/**
+ * Whether a finished subject's sidecar names this very file, with the same bytes: the rule by
+ * which a rerun reuses a subject and merge counts one. An unreadable file (a missing symlink
+ * target) is not the same: its turn reports why.
+ */
+export async function sameSource(
+  sidecar: SubjectSidecar,
+  path: string,
+  hashOf: (path: string) => Promise<string | undefined>,
+): Promise<boolean> {
+  if (sidecar.source !== resolve(path) || typeof sidecar.sourceSha256 !== 'string') return false;
+  return (await hashOf(path).catch(() => undefined)) === sidecar.sourceSha256;
 }

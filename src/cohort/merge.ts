@@ -16,7 +16,13 @@ import { OptionError } from '../errors.js';
 import { formatDelimited } from '../report/table.js';
 import { writeFileAtomic } from '../volume/index.js';
 import { writeCohortOutputs, type CohortRegionRow } from './cohort-outputs.js';
-import { readSidecar, subjectFolder, type Group, type SubjectSidecar } from './derivatives.js';
+import {
+  readSidecar,
+  sameSource,
+  subjectFolder,
+  type Group,
+  type SubjectSidecar,
+} from './derivatives.js';
 import { fingerprintOf, sha256File, type RunSettings } from './run.js';
 import { discoverSubjects, isInside, parseShard, type Subject } from './subjects.js';
 
@@ -34,7 +40,7 @@ export interface MergeSummary {
   control: number;
   regions: CohortRegionRow[];
   files: string[];
-  /** Every merged cohort subject is flat: regions.csv is in atlas order (see RunSummary). */
+  /** Every merged cohort subject is flat: regions.csv's order is noise (see RunSummary). */
   allFlat: boolean;
   /** Subjects that failed in their shard (the shard's errors.tsv rows, kept in errors.tsv). */
   failed: number;
@@ -72,16 +78,6 @@ async function finishedFolders(
     if (sidecar?.fingerprint === fingerprint) found.push({ id, sidecar });
   }
   return found;
-}
-
-/** Whether a sidecar names this very scan with the same bytes (as a rerun checks it). */
-async function sameScan(
-  sidecar: SubjectSidecar,
-  path: string,
-  hashOf: (path: string) => Promise<string | undefined>,
-): Promise<boolean> {
-  if (sidecar.source !== resolve(path) || typeof sidecar.sourceSha256 !== 'string') return false;
-  return (await hashOf(path)) === sidecar.sourceSha256;
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -323,7 +319,7 @@ export async function mergeShards(
             gone[group].add(id);
             continue;
           }
-          if (subject.error !== undefined || !(await sameScan(sidecar, subject.path, hashOf))) {
+          if (subject.error !== undefined || !(await sameSource(sidecar, subject.path, hashOf))) {
             if (!stale[group].has(id)) stale[group].set(id, dir);
             continue;
           }

@@ -41,6 +41,7 @@ import { writeCohortOutputs, type CohortRegionRow } from './cohort-outputs.js';
 import {
   readSidecar,
   removeStaleTemporaries,
+  sameSource,
   writeSubject,
   type Group,
   type SubjectSidecar,
@@ -706,17 +707,6 @@ async function writeDatasetDescription(out: string, settings: RunSettings): Prom
     ) + '\n',
   );
   await writeFileAtomic(join(out, 'run.json'), JSON.stringify(settings, null, 2) + '\n');
-}
-
-/** Whether a finished subject's sidecar names this very file, with the same bytes. */
-async function sameSource(
-  sidecar: SubjectSidecar,
-  path: string,
-  hashOf: (path: string) => Promise<string>,
-): Promise<boolean> {
-  if (sidecar.source !== resolve(path) || typeof sidecar.sourceSha256 !== 'string') return false;
-  // An unreadable file (a missing symlink target) is not done: its turn reports why.
-  return (await hashOf(path).catch(() => undefined)) === sidecar.sourceSha256;
 }
 
 /** The previous run.json of this folder as text (settings compare by it), if any. */
