@@ -15,7 +15,10 @@ export interface RegionAggregate {
   mean: number;
   /** Sample standard deviation (divisor n − 1); NaN when n = 1. */
   sd: number;
-  /** Percentile-bootstrap confidence interval of the mean (equal to [mean, mean] when n = 1). */
+  /**
+   * Percentile-bootstrap confidence interval of the mean; NaN when n = 1 (resampling one subject
+   * gives it back every time: a zero-width interval would claim a certainty one subject lacks).
+   */
   ciLow: number;
   ciHigh: number;
   /** Fraction of subjects in which this region is among their `topK` highest scores. */
@@ -174,8 +177,8 @@ export function aggregateRegions(
       n,
       mean: mean[r],
       sd: sd[r],
-      ciLow: quantileOfSorted(replicates, tail),
-      ciHigh: quantileOfSorted(replicates, 1 - tail),
+      ciLow: n === 1 ? NaN : quantileOfSorted(replicates, tail),
+      ciHigh: n === 1 ? NaN : quantileOfSorted(replicates, 1 - tail),
       topKFraction: inTopK[r] / n,
     });
   }

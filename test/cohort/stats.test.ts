@@ -117,18 +117,18 @@ describe('aggregateRegions', () => {
     expect(agg[0].ciHigh).toBeLessThanOrEqual(0.5);
   });
 
-  it('handles a single subject: sd NaN, CI = [mean, mean]', () => {
+  it('handles a single subject: sd and CI NaN (one subject gives no spread, not a certain mean)', () => {
     const [a, b] = aggregateRegions([new Float64Array([0.3, 1])], { topK: 1 });
     expect(a).toEqual({
       index: 0,
       n: 1,
       mean: 0.3,
       sd: NaN,
-      ciLow: 0.3,
-      ciHigh: 0.3,
+      ciLow: NaN,
+      ciHigh: NaN,
       topKFraction: 0,
     });
-    expect(b).toMatchObject({ mean: 1, ciLow: 1, ciHigh: 1, topKFraction: 1 });
+    expect(b).toMatchObject({ mean: 1, ciLow: NaN, ciHigh: NaN, topKFraction: 1 });
   });
 
   it('counts top-K membership with ties broken by region order', () => {

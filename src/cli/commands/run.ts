@@ -237,7 +237,8 @@ export function printSummary(
           r.name,
           r.hemisphere,
           fixed(r.score, 3),
-          `${fixed(r.ciLow, 3)}–${fixed(r.ciHigh, 3)}`,
+          // One subject gives no interval (NaN).
+          Number.isNaN(r.ciLow) ? '–' : `${fixed(r.ciLow, 3)}–${fixed(r.ciHigh, 3)}`,
           `${Math.round(100 * r.top10Fraction)}%`,
           ...(r.control
             ? [percentPoints(r.control.difference), num(r.control.p, 4), num(r.control.q, 4)]
