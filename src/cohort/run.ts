@@ -363,7 +363,7 @@ async function runWith(
       onExcluded: (count) =>
         emit({
           kind: 'note',
-          text: `${count} file(s) under --out ${out} (glas3d's own outputs) left out of ${flag} ${dir}.`,
+          text: `${count} file(s) of glas3d's own results (under --out ${out} or another folder with glas3d's run.json) left out of ${flag} ${dir}.`,
         }),
       onNote: (text) => emit({ kind: 'note', text: `${flag} ${dir}: ${text}` }),
     });

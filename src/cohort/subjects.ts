@@ -7,7 +7,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { OptionError } from '../errors.js';
 
 export interface Subject {
@@ -37,7 +37,10 @@ export interface DiscoverOptions {
    * --output-spaces). See parseSpace.
    */
   space?: string;
-  /** A folder whose files are never subjects (the run's --out: glas3d's own maps). */
+  /**
+   * A folder whose files are never subjects (the run's --out: glas3d's own maps); folders
+   * holding a glas3d run.json are left out too.
+   */
   exclude?: string;
   /** Told how many files under `exclude` were left out, when any were. */
   onExcluded?: (count: number) => void;
@@ -164,8 +167,15 @@ export async function discoverSubjects(
       `${dir}: --space ${options.space} picks among the T1w scans of a BIDS dataset's participants (sub-<id>/anat/ or sub-<id>/ses-<label>/anat/ folders), which this folder is not: every .nii/.nii.gz in it is a subject. Give a folder that holds only the scans in that space, without --space, or lay it out as sub-<id>/anat/.`,
     );
   }
-  const all = (await listFiles(dir)).filter((f) => SCAN.test(f)).sort();
-  const kept = options.exclude ? all.filter((f) => !isInside(f, options.exclude!)) : all;
+  const listing = await listFiles(dir);
+  // The run's --out and any other glas3d results folder inside (a shard's, an earlier run's)
+  // hold glas3d's maps, never subjects.
+  const outputs = [
+    ...(options.exclude ? [options.exclude] : []),
+    ...(await resultFolders(listing)),
+  ];
+  const all = listing.filter((f) => SCAN.test(f)).sort();
+  const kept = all.filter((f) => !outputs.some((o) => isInside(f, o)));
   if (kept.length < all.length) options.onExcluded?.(all.length - kept.length);
   const files = kept.filter((f) => !notAnatomical(stemOf(basename(f))));
   if (files.length < kept.length) options.onNote?.(notAnatomicalNote(kept, files));
@@ -224,6 +234,17 @@ async function sessionAnats(folder: string): Promise<string[]> {
     .sort()
     .map((name) => join(folder, name, 'anat'))
     .filter(isFolder);
+}
+
+/** The folders among `files`' that are glas3d results: a run.json that glas3d wrote. */
+async function resultFolders(files: readonly string[]): Promise<string[]> {
+  const folders: string[] = [];
+  for (const f of files) {
+    if (basename(f) !== 'run.json') continue;
+    const text = await readFile(f, 'utf8').catch(() => '');
+    if (/"glas3dVersion"\s*:/.test(text)) folders.push(dirname(f));
+  }
+  return folders;
 }
 
 async function listFiles(dir: string): Promise<string[]> {

@@ -175,6 +175,24 @@ describe('--out inside --cohort', () => {
     expect(notes.filter((t) => /left out of --cohort/.test(t))).toHaveLength(1);
     await expect(run(cohort, cohort)).rejects.toThrow(/--cohort .* is the --out folder/);
   });
+
+  it("another glas3d results folder inside (a shard's, an earlier run's) is left out too", async () => {
+    const cohort = await cohortOf({
+      'sub-a.nii.gz': 'sub-01.nii.gz',
+      'sub-b.nii.gz': 'sub-03.nii.gz',
+    });
+    await run(cohort, join(cohort, 'shard-1'), { shard: { index: 1, count: 2 } });
+    const events: RunEvent[] = [];
+    const second = await run(cohort, join(cohort, 'shard-2'), {
+      shard: { index: 2, count: 2 },
+      onEvent: (e) => events.push(e),
+    });
+    // shard-1's map of sub-a is no subject: the split stays a | b.
+    expect([second.explained, second.failed.length]).toEqual([1, 0]);
+    expect(existsSync(join(cohort, 'shard-2', 'sub-b'))).toBe(true);
+    const notes = events.filter((e) => e.kind === 'note').map((e) => (e as { text: string }).text);
+    expect(notes.some((t) => /of glas3d's own results .* left out of --cohort/.test(t))).toBe(true);
+  });
 });
 
 /** A NIfTI-1 file (.nii) holding `volumes` copies of `v` as a 4-D image (dim[0] = 4). */
