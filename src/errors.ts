@@ -46,5 +46,11 @@ export class DeviceUnavailableError extends ModelError {
   }
 }
 
+/**
+ * An output that cannot be written (disk full, read-only, no permission): not the subject's fault,
+ * so a cohort run stops at once instead of explaining subjects it cannot save.
+ */
+export class OutputWriteError extends Glas3dError {}
+
 /** Options that contradict each other or are out of range. */
 export class OptionError extends Glas3dError {}

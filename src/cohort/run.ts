@@ -11,7 +11,7 @@ import { basename, join, resolve } from 'node:path';
 import { atlasOnGrid, loadAtlas } from '../atlas/index.js';
 import { Glas3dError, OptionError } from '../errors.js';
 import { BASELINE_KINDS, type BaselineSpec } from '../explain/baselines.js';
-import { BatchDependenceError } from '../errors.js';
+import { BatchDependenceError, OutputWriteError } from '../errors.js';
 import { DEFAULT_SIGMA_MM, explain } from '../explain/explain-volume.js';
 import type { GlasMode } from '../glas3d/index.js';
 import {
@@ -572,7 +572,8 @@ async function runWith(
       if (explanation.flat) flat.push({ group, id: subject.id });
     } catch (e) {
       // A model that no subject can be explained with stops the run at once.
-      if (e instanceof BatchDependenceError) throw e;
+      // So does an output that cannot be written (disk full): the next subject would fail alike.
+      if (e instanceof BatchDependenceError || e instanceof OutputWriteError) throw e;
       // One subject's failure never stops the cohort; an unexpected one is labelled as a bug.
       const reason =
         e instanceof Glas3dError

@@ -10,13 +10,14 @@
  * in the order given (coarse to fine). Recursive GLAS (on the first σ set) adds
  * `<stem>_glas_pass-<j>.png/.npy` per pass and `<stem>_glas_recursive.png/.npy`, the sum.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { DecodedImage } from './decode.js';
 import type { ImageExplanation } from './explain-image.js';
 import { encodeNpy } from './npy.js';
 import { cropToOriginal } from './preprocess.js';
 import { renderOverlay, renderStrip } from './render.js';
+import { writeFileAtomic } from '../volume/atomic.js';
 
 /**
  * The output stem of each photo: its name without the extension ('finch' for finch.jpeg), or,
@@ -102,8 +103,8 @@ export async function writeImageOutputs(
     const name = several ? `${base}_${sigmaName(ex.sigma)}` : base;
     const png = await renderOverlay(photo, ex.map, ex.geometry);
     pngs.push(png);
-    await atomicWrite(`${name}.png`, png);
-    await atomicWrite(`${name}.npy`, encodeNpy(ex.map, [ex.height, ex.width]));
+    await writeFileAtomic(`${name}.png`, png);
+    await writeFileAtomic(`${name}.npy`, encodeNpy(ex.map, [ex.height, ex.width]));
     overlays.push(`${name}.png`);
     maps.push(`${name}.npy`);
     let max = -Infinity;
@@ -154,7 +155,7 @@ export async function writeImageOutputs(
       (ex) =>
         `σ ${ex.sigma.light}/${ex.sigma.shadow}/${ex.sigma.spatial} ${ex.units === 'cells' ? 'cells' : 'px'}`,
     );
-    await atomicWrite(strip, await renderStrip(pngs, captions));
+    await writeFileAtomic(strip, await renderStrip(pngs, captions));
   }
   let recursive: ImageOutputFiles['recursive'];
   let recursiveRecord: Record<string, unknown> | undefined;
@@ -165,15 +166,21 @@ export async function writeImageOutputs(
     const passes = [];
     for (let j = 0; j < rec.passes.length; j++) {
       const name = `${base}_pass-${j + 1}`;
-      await atomicWrite(`${name}.png`, await renderOverlay(photo, rec.passes[j], first.geometry));
-      await atomicWrite(`${name}.npy`, encodeNpy(rec.passes[j], [first.height, first.width]));
+      await writeFileAtomic(
+        `${name}.png`,
+        await renderOverlay(photo, rec.passes[j], first.geometry),
+      );
+      await writeFileAtomic(`${name}.npy`, encodeNpy(rec.passes[j], [first.height, first.width]));
       rOverlays.push(`${name}.png`);
       rMaps.push(`${name}.npy`);
       passes.push({ png: `${name}.png`, npy: `${name}.npy`, probabilityAfter: rec.pAfter[j] });
     }
     const name = `${base}_recursive`;
-    await atomicWrite(`${name}.png`, await renderOverlay(photo, rec.accumulated, first.geometry));
-    await atomicWrite(`${name}.npy`, encodeNpy(rec.accumulated, [first.height, first.width]));
+    await writeFileAtomic(
+      `${name}.png`,
+      await renderOverlay(photo, rec.accumulated, first.geometry),
+    );
+    await writeFileAtomic(`${name}.npy`, encodeNpy(rec.accumulated, [first.height, first.width]));
     rOverlays.push(`${name}.png`);
     rMaps.push(`${name}.npy`);
     recursive = { overlays: rOverlays, maps: rMaps };
@@ -228,15 +235,8 @@ export async function writeImageOutputs(
   const warnings = explanations.flatMap((ex) => ex.warnings ?? []);
   if (warnings.length > 0) summary.warnings = warnings;
   const json = `${base}.json`;
-  await atomicWrite(json, JSON.stringify(summary, null, 2) + '\n');
+  await writeFileAtomic(json, JSON.stringify(summary, null, 2) + '\n');
   return { files: { json, overlays, maps, strip, recursive }, summary };
-}
-
-/** Written under a temporary name and renamed, so a file that exists is complete. */
-async function atomicWrite(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -1,6 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
+import { OutputWriteError } from '../errors.js';
+
+/** What to tell a user whose write failed with this errno code; undefined for other codes. */
+function writeFailure(code: string | undefined, path: string): string | undefined {
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return `no space left on the device (or over quota) writing ${path}: free space or write elsewhere, then rerun — finished results are kept.`;
+    case 'EROFS':
+      return `cannot write ${path}: the file system is read-only; write elsewhere.`;
+    case 'EACCES':
+    case 'EPERM':
+      return `cannot write ${path}: permission denied; write elsewhere or fix the folder's permissions.`;
+    default:
+      return undefined;
+  }
+}
 
 /**
  * Write a file whole or not at all: write a hidden temporary sibling, then rename it over the
@@ -9,13 +26,14 @@ import { dirname, basename, join } from 'node:path';
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
+    await mkdir(dir, { recursive: true });
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
-    throw e;
+    const failure = writeFailure((e as NodeJS.ErrnoException).code, path);
+    throw failure ? new OutputWriteError(failure) : e;
   }
 }

@@ -6,7 +6,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { Glas3dError, OptionError } from '../../errors.js';
+import { Glas3dError, OptionError, OutputWriteError } from '../../errors.js';
 import type { GlasMode, SigmaSet } from '../../glas3d/index.js';
 import {
   checkLabels,
@@ -267,7 +267,9 @@ export function register(program: Command, io: CliIo): void {
           const stem = stems[position];
           // One bad photo in a folder does not stop the others; a single photo fails outright.
           const failed = (e: unknown) => {
-            if (photos.length === 1 || !(e instanceof Glas3dError)) throw e;
+            // An output that cannot be written (disk full) would fail every photo alike.
+            if (photos.length === 1 || !(e instanceof Glas3dError) || e instanceof OutputWriteError)
+              throw e;
             failures.push(`${path}: ${e.message}`);
             summaries.push({ image: path, error: e.message });
             // Messages that name the photo already are not prefixed with it again.
