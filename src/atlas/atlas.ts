@@ -6,7 +6,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AtlasError } from '../errors.js';
 import { applyAffine, type Vec3 } from '../volume/affine.js';
-import { readVolume, voxelToMm, type Volume } from '../volume/volume.js';
+import {
+  positionUnknown,
+  positionUnknownText,
+  readVolume,
+  voxelToMm,
+  type Volume,
+} from '../volume/volume.js';
 import { labelCensus, nearestLabelledVoxels } from './census.js';
 import { hemisphereOf, type Hemisphere } from './hemisphere.js';
 import { checkNamesAgainstLabels, readNames, type NameEntry, type NamesTable } from './names.js';
@@ -189,7 +195,17 @@ export async function loadAtlas(
       `${path}: the image has ${labels.source.volumes} volumes; a label atlas is one 3-D volume of integer labels (probabilistic 4-D atlases are not supported).`,
     );
   }
-  const volume: Volume = { dims: labels.dims, affine: labels.affine, data: labels.data };
+  // Placed by voxel size alone, the labels would land nowhere near any data: refuse, saying why.
+  if (positionUnknown(labels))
+    throw new AtlasError(
+      `${positionUnknownText(path)} A label atlas must be placed in its template's space.`,
+    );
+  const volume: Volume = {
+    dims: labels.dims,
+    affine: labels.affine,
+    xformCode: labels.xformCode,
+    data: labels.data,
+  };
   return atlasFromVolume(volume, names, {
     name: options.name ?? stem(path),
     source: { labels: path, names: namesPath },

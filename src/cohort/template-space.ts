@@ -7,18 +7,27 @@
 import { Glas3dError, OptionError } from '../errors.js';
 import {
   MNI_GRIDS,
+  checkOneVolume,
   foregroundMask,
   gaussianSmooth,
+  positionUnknown,
+  positionUnknownText,
   resample,
   sameGrid,
   type Grid,
   type Volume,
 } from '../volume/index.js';
 
+/** NIFTI_XFORM_MNI_152: the space of the standard grids, written into the run's maps. */
+const XFORM_MNI_152 = 4;
+
 /** A subject that cannot be explained; the run records it in errors.tsv and goes on. */
 export class SubjectError extends Glas3dError {}
 
-/** The model's grid: `--grid` when given, else the standard grid with the model's dims. */
+/**
+ * The model's grid: `--grid` when given (its `xformCode` too), else the standard grid with the
+ * model's dims, in MNI-152 space (xformCode 4): the space the run's maps are written in.
+ */
 export function modelGrid(gridDims: readonly number[], reference?: Grid): Grid {
   if (reference) {
     if (reference.dims.some((d, i) => d !== gridDims[i])) {
@@ -26,6 +35,10 @@ export function modelGrid(gridDims: readonly number[], reference?: Grid): Grid {
         `--grid is ${reference.dims.join('×')} but the model takes ${gridDims.join('×')}.`,
       );
     }
+    if (positionUnknown(reference))
+      throw new OptionError(
+        `--grid ${positionUnknownText('the reference')} Give a reference whose header places it.`,
+      );
     return reference;
   }
   const known = Object.values(MNI_GRIDS).find((g) => g.dims.every((d, i) => d === gridDims[i]));
@@ -38,7 +51,7 @@ export function modelGrid(gridDims: readonly number[], reference?: Grid): Grid {
         .join(', ')}); give --grid REF.nii.gz, a volume on the model's grid.`,
     );
   }
-  return known;
+  return { ...known, xformCode: XFORM_MNI_152 };
 }
 
 /** Below this smoothed correlation with the template a scan is taken as not normalized. */
@@ -64,6 +77,7 @@ export function templateReference(template: Volume, grid: Grid): TemplateReferen
 }
 
 export interface PreparedSubject {
+  /** On the grid, in its space (the grid's `xformCode`, when it has one). */
   volume: Volume;
   resampled: boolean;
   /** Set when the subject was resampled: how well it matches the template. */
@@ -84,12 +98,7 @@ export function prepareSubject(
   options: { checkSpace?: boolean } = {},
 ): PreparedSubject {
   // readVolume gives a 4-D file's first volume; a subject is one scan, so say so instead.
-  const volumes = subject.source?.volumes ?? 1;
-  if (volumes > 1) {
-    throw new SubjectError(
-      `${name}: a 4-D file with ${volumes} volumes; glas3d explains one 3-D scan per subject. Extract the volume to explain (e.g. fslroi in.nii.gz out.nii.gz 0 1) and give that file.`,
-    );
-  }
+  checkOneVolume(subject, name, (message) => new SubjectError(message));
   if (subject.dims.filter((d) => d > 1).length < 3) {
     throw new SubjectError(
       `${name}: a ${subject.dims.join('×')} image is not a 3-D volume (a single slice?); glas3d needs whole-brain 3-D scans.`,
@@ -101,15 +110,26 @@ export function prepareSubject(
       `${name}: every voxel is ${first}: an empty (constant) image has nothing to explain; check the file (a failed conversion or registration?).`,
     );
   }
+  // Placed by its voxel size alone, a scan lands anywhere: the template check would blame
+  // registration (and --no-space-check would resample it there), so the header is named.
+  if (positionUnknown(subject))
+    throw new SubjectError(`${positionUnknownText(name)} It cannot be put on the model grid.`);
   // A scan already on the grid is checked too: the grid's size says nothing of what it holds
   // (a native-space scan cropped to 91×109×91, a file from another template).
   const resampled = !sameGrid(subject, grid);
-  const onGrid = resampled ? resample(subject, grid, 'linear') : subject;
+  const onGrid: Volume = resampled
+    ? resample(subject, grid, 'linear')
+    : { dims: subject.dims, affine: subject.affine, data: subject.data };
+  // The maps are written in the grid's space (MNI for the standard grids), whatever code the
+  // subject's header had.
+  const xformCode = grid.xformCode ?? (resampled ? undefined : subject.xformCode);
+  if (xformCode !== undefined) onGrid.xformCode = xformCode;
   let templateCorrelation: number | undefined;
   let templateCoverage: number | undefined;
   if (reference && options.checkSpace !== false) {
     ({ correlation: templateCorrelation, coverage: templateCoverage } = templateMatch(
       subject,
+      resampled,
       onGrid,
       grid,
       reference,
@@ -136,20 +156,17 @@ export function prepareSubject(
 /** Correlation of the smoothed subject and template over the template's brain, and coverage. */
 function templateMatch(
   subject: Volume,
+  resampled: boolean,
   onGrid: Volume,
   grid: Grid,
   reference: TemplateReference,
 ): { correlation: number; coverage: number } {
   // Coverage: template-brain voxels that fall inside the subject's field of view (all of them
   // for a subject on the grid: no resampling needed to say so).
-  const inside =
-    subject === onGrid
-      ? new Float32Array(onGrid.data.length).fill(1)
-      : resample(
-          { ...subject, data: new Float32Array(subject.data.length).fill(1) },
-          grid,
-          'nearest',
-        ).data;
+  const inside = !resampled
+    ? new Float32Array(onGrid.data.length).fill(1)
+    : resample({ ...subject, data: new Float32Array(subject.data.length).fill(1) }, grid, 'nearest')
+        .data;
   const smoothed = gaussianSmooth(onGrid, CHECK_SMOOTHING_MM).data;
   const t = reference.smoothed;
   let n = 0;

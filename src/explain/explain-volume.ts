@@ -10,7 +10,7 @@ import {
   type Atlas,
   type Hemisphere,
 } from '../atlas/index.js';
-import { ModelError, OptionError } from '../errors.js';
+import { AtlasError, ModelError, NiftiError, OptionError } from '../errors.js';
 import {
   runGlas,
   runRecursiveGlas,
@@ -31,11 +31,16 @@ import type { ModelRecord } from '../model/onnx-classifier.js';
 import { flatWarnings } from '../model/flat-warning.js';
 import {
   applyIntensityTransform,
+  checkOneVolume,
   fitIntensityNormalization,
   MNI_GRIDS,
+  mmToVoxel,
   orientationCode,
+  positionUnknown,
+  positionUnknownText,
   readVolume,
   spacingMm,
+  type Grid,
   type IntensityNormalization,
   type Vec3,
   type Volume,
@@ -139,8 +144,10 @@ export interface Explanation {
   timing: { totalMs: number; modelMs: number };
   model: ModelRecord;
   /**
-   * Present when something makes the result doubtful: a σ whose ranking carries no information
-   * (flatWarnings), a volume stored unlike the standard grid of its size (storageWarnings).
+   * Present when something makes the result doubtful: a volume whose header does not place it
+   * (no sform, no qform) or stored unlike the standard grid of its size (storageWarnings), atlas
+   * regions with no voxel on the volume's grid (missingRegionWarnings), a σ whose ranking
+   * carries no information (flatWarnings).
    */
   warnings?: string[];
   /** Present (true) when a σ's ranking is flat (among the warnings): rounding noise, not evidence. */
@@ -160,12 +167,18 @@ export const sigmaSetMm = (sigma: number): SigmaSet => ({
   spatial: sigma,
 });
 
-/** Explain a volume (a path or one already read). */
+/**
+ * Explain a volume (a path or one already read). A volume read from a 4-D file with several
+ * volumes is refused, as in `glas3d run` (checkOneVolume).
+ */
 export async function explain(
   volumeOrPath: Volume | string,
   options: ExplainOptions,
 ): Promise<Explanation> {
-  const volume = typeof volumeOrPath === 'string' ? await readVolume(volumeOrPath) : volumeOrPath;
+  const volume: Volume & { source?: { path?: string; volumes: number } } =
+    typeof volumeOrPath === 'string' ? await readVolume(volumeOrPath) : volumeOrPath;
+  const name = volume.source?.path ?? 'the volume';
+  checkOneVolume(volume, name);
   const started = performance.now();
   const loaded = isLoaded(options.model)
     ? undefined
@@ -183,7 +196,7 @@ export async function explain(
     const atlas =
       typeof options.atlas === 'object' ? options.atlas : await loadAtlas(options.atlas ?? 'aal');
     const axes = volumeAxes(classifier, volume);
-    const onGrid = atlasOnGrid(atlas, volume);
+    const onGrid = atlasOnVolume(atlas, volume, name);
     const wantsTemplate = options.baseline === 'template' || options.baseline === undefined;
     const template =
       options.template ??
@@ -241,8 +254,15 @@ export async function explain(
       ? await runGlasInGraph(inGraph, input, glasOptions)
       : await runGlas(classifier, input, glasOptions);
 
+    // Maps lie on the volume's grid, in its space (its xformCode: an MNI input gives MNI maps).
+    const asVolume = (data: Float32Array): Volume => ({
+      dims: [...volume.dims],
+      affine: volume.affine,
+      ...(volume.xformCode !== undefined && { xformCode: volume.xformCode }),
+      data,
+    });
     const maps = result.perSigma.map((s, si): SigmaExplanation => {
-      const saliency: Volume = { dims: [...volume.dims], affine: volume.affine, data: s.map };
+      const saliency = asVolume(s.map);
       const means = regionStats(onGrid, saliency);
       const rows = onGrid.regions.map((r, i) => ({
         rank: 0,
@@ -273,11 +293,6 @@ export async function explain(
         maxIterations: options.recursivePasses,
         perturbing: inGraph,
       });
-      const asVolume = (data: Float32Array): Volume => ({
-        dims: [...volume.dims],
-        affine: volume.affine,
-        data,
-      });
       recursive = {
         sigmaMm: maps[0].sigmaMm,
         passes: rec.passes.map((p) => asVolume(p.map)),
@@ -294,7 +309,10 @@ export async function explain(
       classifier.activation,
       (i) => `σ ${maps[i].sigmaMm} mm`,
     );
-    const warnings = [...storageWarnings(volume), ...flat];
+    const placement = positionUnknown(volume)
+      ? [positionWarning(name, atlas, onGrid)]
+      : storageWarnings(volume);
+    const warnings = [...placement, ...missingRegionWarnings(atlas, onGrid, volume), ...flat];
     return {
       targetClass: result.targetClass,
       probability: result.pOriginal,
@@ -315,6 +333,62 @@ export async function explain(
   } finally {
     await loaded?.dispose();
   }
+}
+
+/**
+ * The atlas on the volume's grid. When no region is left there and the volume's header does not
+ * place it (no sform, no qform), the error names that cause, not a mismatch of spaces.
+ */
+function atlasOnVolume(atlas: Atlas, volume: Volume, name: string): Atlas {
+  try {
+    return atlasOnGrid(atlas, volume);
+  } catch (e) {
+    if (e instanceof AtlasError && positionUnknown(volume))
+      throw new NiftiError(
+        `${positionUnknownText(name)} No region of atlas ${atlas.name} overlaps it as placed there, so there is nothing to explain.`,
+      );
+    throw e;
+  }
+}
+
+/** The warning for a volume whose header does not place it (positionUnknown). */
+function positionWarning(name: string, atlas: Atlas, onGrid: Atlas): string {
+  return `${positionUnknownText(name)} Here the atlas regions follow that placement (${onGrid.regions.length} of ${atlas.regions.length} overlap the volume), so they are not this brain's regions and the ranking does not describe it; the model itself got the voxels as stored.`;
+}
+
+/** How many regions a warning names before "and N more". */
+const REGIONS_NAMED = 5;
+
+/**
+ * Atlas regions that have no voxel on the volume's grid are not explained and not in
+ * regions.csv: say how many and which, and how many lie outside the volume's field of view.
+ */
+export function missingRegionWarnings(atlas: Atlas, onGrid: Atlas, grid: Grid): string[] {
+  const kept = new Set(onGrid.regions.map((r) => r.index));
+  const missing = atlas.regions.filter((r) => !kept.has(r.index));
+  if (missing.length === 0) return [];
+  const shown = missing
+    .slice(0, REGIONS_NAMED)
+    .map((r) => `${r.name} (${r.index})`)
+    .join(', ');
+  const more = missing.length > REGIONS_NAMED ? ` and ${missing.length - REGIONS_NAMED} more` : '';
+  const outside = missing.filter((r) =>
+    mmToVoxel(grid, r.centreMm).some((v, i) => v < -0.5 || v > grid.dims[i] - 0.5),
+  ).length;
+  const why =
+    outside === missing.length
+      ? `${missing.length === 1 ? 'it lies' : 'all lie'} outside the volume's field of view`
+      : outside > 0
+        ? `${outside} lie outside the volume's field of view, ${missing.length - outside} are too small for its voxels`
+        : `${missing.length === 1 ? 'it is' : 'all are'} too small for its voxels`;
+  // (A volume whose header does not place it has its own warning, naming the cause.)
+  const advice =
+    outside > 0 && !positionUnknown(grid)
+      ? ` (a brain cut off, or a volume placed elsewhere than the atlas: \`glas3d info FILE\` shows its affine)`
+      : '';
+  return [
+    `${missing.length} of ${atlas.regions.length} regions of atlas ${atlas.name} have no voxel on the volume's ${grid.dims.join('×')} grid and are not explained (regions.csv ranks ${onGrid.regions.length}): ${shown}${more}; ${why}${advice}.`,
+  ];
 }
 
 /**
