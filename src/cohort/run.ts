@@ -38,6 +38,7 @@ import {
   type Volume,
 } from '../volume/index.js';
 import { writeCohortOutputs, type CohortRegionRow } from './cohort-outputs.js';
+import { lockOutput } from './out-lock.js';
 import {
   readSidecar,
   removeStaleTemporaries,
@@ -275,6 +276,20 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
   // A malformed --space is refused before the model is loaded.
   const space = options.space !== undefined ? parseSpace(options.space).text : undefined;
   if (!existsSync(options.model)) throw new OptionError(`${options.model}: no such model file.`);
+  // One run per --out at a time (see out-lock.ts): refused before the model is loaded.
+  const lock = await lockOutput(out);
+  try {
+    return await loadAndRun(out, { ...options, space }, emit);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function loadAndRun(
+  out: string,
+  options: RunOptions,
+  emit: (e: RunEvent) => void,
+): Promise<RunSummary> {
   // On a GPU the perturbed copies are made inside the graph (loaded once for all subjects).
   // A model with symbolic sample dims runs on the --grid volume's grid, else on MNI 2 mm.
   const gridVolume = options.grid ? await readVolume(options.grid) : undefined;
@@ -292,7 +307,7 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
   });
   for (const text of notes) emit({ kind: 'note', text });
   try {
-    return await runWith(classifier, out, { ...options, space }, emit, inGraph, gridVolume);
+    return await runWith(classifier, out, options, emit, inGraph, gridVolume);
   } finally {
     await dispose();
   }

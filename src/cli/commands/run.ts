@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { parseShard } from '../../cohort/subjects.js';
 import { runCohort, type RunEvent, type RunSummary } from '../../cohort/run.js';
 import type { CohortRegionRow } from '../../cohort/cohort-outputs.js';
+import { releaseOwnLockSync } from '../../cohort/out-lock.js';
 import { Glas3dError } from '../../errors.js';
 import { DEVICE_CHOICES, LAYOUTS, type DeviceChoice } from '../../model/index.js';
 import { fixed, formatTable, num, responseNumber } from '../format.js';
@@ -109,6 +110,7 @@ export function register(program: Command, io: CliIo): void {
       const progress =
         flags.quiet || !process.stderr.isTTY ? undefined : progressReporter(io, 'subject');
       let current = '';
+      let kept = 0;
       let response = 'P';
       const note = noteWriter(io, 'run');
       const onEvent = (e: RunEvent) => {
@@ -127,11 +129,13 @@ export function register(program: Command, io: CliIo): void {
         } else if (e.kind === 'progress') {
           progress?.update(e.done, e.total, current);
         } else if (e.kind === 'done') {
+          kept++;
           progress?.done();
           io.err(
             `${current}: ${response} = ${responseNumber(e.probability)}, ${fixed(e.seconds, 1)} s\n`,
           );
         } else if (e.kind === 'skipped') {
+          kept++;
           io.err(`sub-${e.id}: already done, skipped\n`);
         } else if (e.kind === 'note') {
           note(e.text);
@@ -140,6 +144,17 @@ export function register(program: Command, io: CliIo): void {
           io.err(`${current}: FAILED: ${e.reason}\n`);
         }
       };
+      // Ctrl-C or a scheduler's SIGTERM: every file is written whole (see atomic.ts), so say what
+      // is kept and how to go on, then exit as the signal would.
+      const interrupted = (signal: NodeJS.Signals) => {
+        progress?.done();
+        io.err(
+          `\nglas3d run: interrupted (${signal}): ${kept} finished subject(s) in ${flags.out} are kept; rerun the same command to go on.\n`,
+        );
+        releaseOwnLockSync(flags.out);
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      };
+      process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
       const summary = await runCohort({
         cohort: flags.cohort,
         control: flags.control,
@@ -169,7 +184,7 @@ export function register(program: Command, io: CliIo): void {
         checkSpace: flags.spaceCheck,
         seed: flags.seed,
         onEvent,
-      });
+      }).finally(() => process.off('SIGINT', interrupted).off('SIGTERM', interrupted));
       printSummary(io, summary, flags);
       const problems = [
         ...(summary.failed.length > 0

@@ -1,0 +1,85 @@
+/**
+ * One run per --out: a second run on a folder another run is writing is refused (they would
+ * overwrite each other's files and each summarize a mix); a lock left by a killed run is taken
+ * over; the lock is gone when a run ends.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LOCK_FILE } from '../../src/cohort/out-lock.js';
+import { runCohort, type RunEvent } from '../../src/cohort/run.js';
+import { makeCohort, type CohortFixture } from './cohort-fixtures.js';
+
+let fx: CohortFixture;
+
+beforeAll(async () => {
+  fx = await makeCohort(await mkdtemp(join(tmpdir(), 'glas3d-lock-')), 2, 0);
+}, 120_000);
+
+const run = (out: string, onEvent?: (e: RunEvent) => void) =>
+  runCohort({ cohort: fx.cohort, out, model: fx.model, baseline: 'zero', onEvent });
+
+describe('one run per --out', () => {
+  it('a second run while the first writes is refused, naming the first; the first finishes intact', async () => {
+    const out = join(fx.dir, 'busy');
+    let started!: () => void;
+    const first = run(out, (e) => e.kind === 'subject' && started());
+    await new Promise<void>((resolve) => (started = resolve));
+    await expect(run(out)).rejects.toThrow(
+      new RegExp(
+        `--out .*busy is being written by another glas3d run \\(pid ${process.pid} on ${hostname()}, since .*\\): wait for it to finish or give another --out`,
+      ),
+    );
+    const summary = await first;
+    expect(summary.explained).toBe(2);
+    expect(summary.regions[0].n).toBe(2);
+    expect(existsSync(join(out, LOCK_FILE))).toBe(false);
+  });
+
+  it('a lock left by a killed run (its pid gone) is taken over', async () => {
+    const out = join(fx.dir, 'stale');
+    await mkdir(out);
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    await writeFile(
+      join(out, LOCK_FILE),
+      JSON.stringify({ pid: gone, host: hostname(), since: '2026-01-01T00:00:00Z' }),
+    );
+    expect((await run(out)).explained).toBe(2);
+    expect(existsSync(join(out, LOCK_FILE))).toBe(false);
+  });
+
+  it('Ctrl-C: one line on what is kept and how to go on, exit 130, no lock left; the rerun resumes', async () => {
+    const out = join(fx.dir, 'interrupted');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/entry.ts', 'run', '--cohort', fx.cohort, '--out', out].concat([
+        '--model',
+        fx.model,
+        '--baseline',
+        'zero',
+      ]),
+      { cwd: resolve('.'), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    const code = await new Promise<number | null>((done) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        // The first subject finished: interrupt during the second.
+        if (/sub-01: P = /.test(stderr) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('exit', (c) => done(c));
+    });
+    expect(code).toBe(130);
+    expect(stderr).toMatch(
+      /glas3d run: interrupted \(SIGINT\): [12] finished subject\(s\) in .*interrupted are kept; rerun the same command to go on\./,
+    );
+    expect(stderr).not.toMatch(/bug|Error:/);
+    expect(existsSync(join(out, LOCK_FILE))).toBe(false);
+    const again = await run(out);
+    expect(again.skipped + again.explained).toBe(2);
+    expect(again.skipped).toBeGreaterThanOrEqual(1);
+  }, 120_000);
+});
