@@ -263,5 +263,5 @@ async function integrateMaps(
   for (let o = 0; o < sum!.length; o++) if (sum![o] > max) max = sum![o];
   const data = new Float32Array(sum!.length);
   if (max > 0) for (let o = 0; o < data.length; o++) data[o] = sum![o] / max;
-  return { dims: grid!.dims, affine: grid!.affine, data };
+  return { dims: grid!.dims, affine: grid!.affine, xformCode: grid!.xformCode, data };
 }

@@ -343,6 +343,9 @@ async function runWith(
     template: options.template,
   });
   const atlasGrid = atlasOnGrid(atlas, grid);
+  // Regions too small (or outside) for the model grid are not ranked: said once for the run.
+  const lost = atlasGrid.notes.find((n) => / region\(s\) have no voxel on the .* grid/.test(n));
+  if (lost) emit({ kind: 'note', text: `atlas ${atlas.name}: ${lost}` });
   const template = atlas.template ? await readVolume(atlas.template) : undefined;
   const reference = template ? templateReference(template, grid) : undefined;
   if (!template && (options.baseline ?? 'template') === 'template')

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.js';
 import { runCohort, type RunEvent } from '../../src/cohort/run.js';
-import { writeVolume, type Volume } from '../../src/volume/index.js';
+import { readVolume, writeVolume, type Volume } from '../../src/volume/index.js';
 import { GraphBuilder } from '../../src/model/index.js';
 import { oracleWorld, parseCsv, regionWeights } from '../explain/oracle-fixtures.js';
 import { makeCohort, TARGETS, type CohortFixture } from './cohort-fixtures.js';
@@ -324,6 +324,14 @@ describe('where a run ran', () => {
     const runJson = async () => JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
     expect(await runJson()).toMatchObject({ device: 'cpu', perturbation: 'host' });
     expect((await sidecar(out, 'a')).parameters).toMatchObject({ perturbation: 'host' });
+    // Maps on the MNI grid say so (NIfTI code 4, as AFNI and FSL read it): the subject's and the cohort's.
+    const mapOf = (dir: string) =>
+      join(
+        dir,
+        readdirSync(dir).find((f) => f.endsWith('_saliency.nii.gz'))!,
+      );
+    expect((await readVolume(mapOf(join(out, 'sub-a')))).xformCode).toBe(4);
+    expect((await readVolume(mapOf(out))).xformCode).toBe(4);
 
     // Copies made in the graph give the same results to rounding: the subject is kept, and its
     // sidecar still says where it was explained.
