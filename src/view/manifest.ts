@@ -22,6 +22,7 @@ import {
   subjectSidecarPath,
   type Group,
 } from '../cohort/derivatives.js';
+import { LOCK_FILE } from '../cohort/out-lock.js';
 import { Glas3dError } from '../errors.js';
 import { saliencyFileName } from '../report/explanation-files.js';
 import {
@@ -532,6 +533,16 @@ async function manifestOf(table: FileTable, parts: KindParts): Promise<ViewManif
   };
 }
 
+/** Why a run folder has no cohort table yet, or is being written now; undefined when neither. */
+function unfinishedRun(root: string, run: Record<string, unknown>): string | undefined {
+  if (existsSync(join(root, LOCK_FILE)))
+    return 'a glas3d run is writing this folder now: shown is what it had finished when the viewer started; restart glas3d view when the run ends';
+  if (existsSync(join(root, 'regions.csv'))) return undefined;
+  return typeof run.shard === 'string'
+    ? `one shard (${run.shard}) of a run: no cohort table or maps; glas3d merge of all shards writes them`
+    : 'no regions.csv: the run did not finish (interrupted?); rerun glas3d run with the same --out to complete it (finished subjects are kept)';
+}
+
 async function buildRun(table: FileTable): Promise<ViewManifest> {
   const run = (await readJson(table, 'run.json')) ?? {};
   const csv = await regionsCsv(table);
@@ -567,6 +578,8 @@ async function buildRun(table: FileTable): Promise<ViewManifest> {
     }
   }
   await failedSubjects(table);
+  const unfinished = unfinishedRun(table.root, run);
+  if (unfinished) table.notes.unshift(unfinished);
   const flatGroups = (['cohort', 'control'] as const).filter((group) => {
     const members = subjects.filter((x) => x.group === group);
     return members.length > 0 && members.every((x) => x.flat);

@@ -12,6 +12,7 @@ import {
   readdir,
   readFile,
   rename,
+  rm,
   stat,
   symlink,
   truncate,
@@ -21,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAal } from '../../src/atlas/index.js';
+import { LOCK_FILE } from '../../src/cohort/out-lock.js';
 import { explain } from '../../src/explain/explain-volume.js';
 import { writeExplanation } from '../../src/report/explanation-files.js';
 import {
@@ -397,6 +399,22 @@ describe('the manifest of a glas3d explain folder', () => {
     const m = (await buildManifest(flatDir)).manifest;
     expect(m.subjects[0].warnings).toHaveLength(1);
     expect(m.notes.some((n) => /the explanation is flat/.test(n))).toBe(true);
+  });
+
+  it('a run folder cut short (no regions.csv) or being written (a run holds its lock) says so', async () => {
+    const cut = join(run.dir, 'cut-short');
+    await cp(run.results, cut, { recursive: true });
+    await rm(join(cut, 'regions.csv'));
+    const { manifest } = await buildManifest(cut);
+    expect(manifest.notes[0]).toMatch(
+      /^no regions\.csv: the run did not finish .*rerun glas3d run with the same --out/,
+    );
+    await writeFile(
+      join(cut, LOCK_FILE),
+      JSON.stringify({ pid: process.pid, host: 'h', since: '' }),
+    );
+    const busy = await buildManifest(cut);
+    expect(busy.manifest.notes[0]).toMatch(/^a glas3d run is writing this folder now/);
   });
 
   it('a folder that is not a results folder: one clear error', async () => {
