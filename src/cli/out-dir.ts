@@ -24,7 +24,9 @@ export async function checkOutDir(flag: string, dir: string): Promise<void> {
     if (parent === path) break;
     path = parent;
   }
-  await access(path, constants.W_OK).catch(() => {
-    throw new OptionError(`${flag} ${dir}: cannot write in ${path} (permission denied).`);
+  await access(path, constants.W_OK).catch((e: NodeJS.ErrnoException) => {
+    throw new OptionError(
+      `${flag} ${dir}: cannot write in ${path} (${e.code === 'EROFS' ? 'a read-only file system' : 'permission denied'}).`,
+    );
   });
 }

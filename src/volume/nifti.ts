@@ -75,6 +75,14 @@ const GIB = 1024 ** 3;
 const gunzipAsync = promisify(gunzip);
 const gzipAsync = promisify(gzip);
 
+/** errno codes of a failed read, in words. */
+const READ_FAILURES: Record<string, string> = {
+  ENOENT: 'no such file: moved or deleted?',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a folder, not a file',
+  EIO: 'an input/output error of the disk or network file system',
+};
+
 /** Read and validate a `.nii` or `.nii.gz` file. */
 export async function readNifti(path: string, options: ReadNiftiOptions = {}): Promise<NiftiImage> {
   let bytes: Uint8Array;
@@ -86,7 +94,7 @@ export async function readNifti(path: string, options: ReadNiftiOptions = {}): P
     throw new NiftiError(
       dangling && dangling.isSymbolicLink()
         ? `${path}: a symbolic link whose target is missing (a datalad or git-annex file not fetched yet? \`datalad get\` it).`
-        : `${path}: cannot read the file (${code ?? e}).`,
+        : `${path}: cannot read the file (${READ_FAILURES[code ?? ''] ?? code ?? e}).`,
     );
   }
   if (isGzip(bytes)) {

@@ -338,8 +338,11 @@ describe('bad input gives a NiftiError that names the file', () => {
     expect(Array.from(v.data)).toEqual([1, 0, 0, 4]);
     expect(v.source.nonFiniteVoxels).toBe(2);
   });
-  it('a missing file', async () => {
-    await expect(readVolume('/nonexistent/x.nii')).rejects.toThrow(/\/nonexistent\/x.nii.*ENOENT/);
+  it('a missing file, a folder: said in words, not an errno code', async () => {
+    await expect(readVolume('/nonexistent/x.nii')).rejects.toThrow(
+      /^\/nonexistent\/x\.nii: cannot read the file \(no such file: moved or deleted\?\)\.$/,
+    );
+    await expect(readVolume(tmpdir())).rejects.toThrow(/it is a folder, not a file/);
   });
 });
 
