@@ -1,26 +1,49 @@
 /**
  * One glas3d run per output folder at a time. Two runs writing one --out would replace each
  * other's subject files and cohort outputs, and each would summarize a mix of both. A run holds
- * `.glas3d.lock` (its pid, host and start) in the folder while it writes; a second run is refused
- * with who holds it. A lock left by a run that was killed is taken over when its pid is gone on
- * this host; one held from another host (a shared file system) can only be checked by the user.
+ * `.glas3d.lock` (its pid, host and start) in the folder while it writes, and touches it every
+ * HEARTBEAT_MS; a second run is refused with who holds it.
+ *
+ * A lock is stale — taken over — when its run is gone: on this host, when its pid no longer
+ * exists; from another host (a cluster node, a container), when it has not been touched for
+ * STALE_MS, since that host's processes cannot be seen from here.
+ *
+ * Creating the lock is atomic with its content (written to a temporary file, then hard-linked to
+ * the lock's name, which fails if one exists), and a stale lock is moved aside by rename before it
+ * is removed, so of two runs starting together exactly one gets the lock.
  */
-import { mkdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import {
+  link,
+  mkdir,
+  readFile,
+  rename,
+  rmdir,
+  stat,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { OptionError } from '../errors.js';
+import { writeFailure } from '../volume/atomic.js';
 
 export const LOCK_FILE = '.glas3d.lock';
+/** How often a run touches its lock. */
+export const HEARTBEAT_MS = 30_000;
+/** A lock from another host untouched this long is a killed run's. */
+export const STALE_MS = 10 * 60_000;
 
-interface LockRecord {
+export interface LockRecord {
   pid: number;
   host: string;
   since: string;
 }
 
 export interface OutputLock {
-  /** Removes the lock, and the folder too when the run made it and left nothing in it. */
+  /** Removes the lock (if still this run's), and the folder when the run made it and left it empty. */
   release(): Promise<void>;
 }
 
@@ -34,50 +57,87 @@ function alive(pid: number): boolean {
   }
 }
 
-async function readLock(path: string): Promise<LockRecord | undefined> {
+/**
+ * The run that holds `out`'s lock and is still going, or undefined when there is no lock or it is
+ * stale (see above). An unreadable lock counts as live until it is STALE_MS old: it may be one
+ * being written right now.
+ */
+export async function lockHolder(out: string): Promise<LockRecord | 'unreadable' | undefined> {
+  const path = join(out, LOCK_FILE);
+  const info = await stat(path).catch(() => undefined);
+  if (!info) return undefined;
+  const old = Date.now() - info.mtimeMs > STALE_MS;
+  let record: LockRecord | undefined;
   try {
-    const record = JSON.parse(await readFile(path, 'utf8')) as LockRecord;
-    return Number.isInteger(record.pid) ? record : undefined;
+    record = JSON.parse(await readFile(path, 'utf8')) as LockRecord;
+    if (!Number.isInteger(record.pid)) record = undefined;
   } catch {
-    return undefined;
+    record = undefined;
   }
+  if (!record) return old ? undefined : 'unreadable';
+  if (record.host === hostname()) return alive(record.pid) ? record : undefined;
+  return old ? undefined : record;
 }
 
 /** Takes `out`'s lock (making the folder), or throws an OptionError naming who holds it. */
 export async function lockOutput(out: string, flag = '--out'): Promise<OutputLock> {
   const made = !existsSync(out);
-  await mkdir(out, { recursive: true });
   const path = join(out, LOCK_FILE);
   const record: LockRecord = {
     pid: process.pid,
     host: hostname(),
     since: new Date().toISOString(),
   };
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeFile(path, JSON.stringify(record) + '\n', { flag: 'wx' });
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
-      const holder = await readLock(path);
-      // A run killed on this host (its pid gone), or a lock too damaged to name anyone: stale.
-      const stale = !holder || (holder.host === record.host && !alive(holder.pid));
-      if (!stale)
+  const tmp = join(out, `.glas3d.lock.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await mkdir(out, { recursive: true });
+    await writeFile(tmp, JSON.stringify(record) + '\n');
+    for (;;) {
+      try {
+        await link(tmp, path);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const holder = await lockHolder(out);
+      if (holder === 'unreadable')
+        throw new OptionError(
+          `${flag} ${out} holds a glas3d lock being written or damaged: if no other glas3d run is writing there, delete ${path}.`,
+        );
+      if (holder)
         throw new OptionError(
           `${flag} ${out} is being written by another glas3d run (pid ${holder.pid} on ${holder.host}, since ${holder.since}): wait for it to finish or give another ${flag}. If no such run is going on, delete ${path}.`,
         );
-      await unlink(path).catch(() => undefined);
+      // Stale: moved aside first, so that of two runs taking it over only one removes it.
+      const aside = `${tmp}.stale`;
+      if (
+        await rename(path, aside).then(
+          () => true,
+          () => false,
+        )
+      )
+        await unlink(aside).catch(() => undefined);
     }
+  } catch (e) {
+    throw writeFailure(e, path);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    utimes(path, now, now).catch(() => undefined);
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
   return {
     async release() {
-      await unlink(path).catch(() => undefined);
+      clearInterval(heartbeat);
+      releaseOwnLockSync(out);
       if (made) await rmdir(out).catch(() => undefined); // only when empty
     },
   };
 }
 
-/** For a signal handler about to exit: removes `out`'s lock when this process holds it. */
+/** For a signal handler about to exit, and release(): removes `out`'s lock when this process holds it. */
 export function releaseOwnLockSync(out: string): void {
   const path = join(out, LOCK_FILE);
   try {

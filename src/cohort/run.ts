@@ -280,6 +280,12 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
   const lock = await lockOutput(out);
   try {
     return await loadAndRun(out, { ...options, space }, emit);
+  } catch (e) {
+    if (e instanceof OutputWriteError)
+      throw new OutputWriteError(
+        `${e.message} Then rerun the same command: the subjects finished so far are kept.`,
+      );
+    throw e;
   } finally {
     await lock.release();
   }

@@ -22,7 +22,7 @@ import {
   subjectSidecarPath,
   type Group,
 } from '../cohort/derivatives.js';
-import { LOCK_FILE } from '../cohort/out-lock.js';
+import { lockHolder } from '../cohort/out-lock.js';
 import { Glas3dError } from '../errors.js';
 import { saliencyFileName } from '../report/explanation-files.js';
 import {
@@ -534,8 +534,12 @@ async function manifestOf(table: FileTable, parts: KindParts): Promise<ViewManif
 }
 
 /** Why a run folder has no cohort table yet, or is being written now; undefined when neither. */
-function unfinishedRun(root: string, run: Record<string, unknown>): string | undefined {
-  if (existsSync(join(root, LOCK_FILE)))
+async function unfinishedRun(
+  root: string,
+  run: Record<string, unknown>,
+): Promise<string | undefined> {
+  // A lock left by a killed run is no writer: the folder is then unfinished (or finished).
+  if (await lockHolder(root))
     return 'a glas3d run is writing this folder now: shown is what it had finished when the viewer started; restart glas3d view when the run ends';
   if (existsSync(join(root, 'regions.csv'))) return undefined;
   return typeof run.shard === 'string'
@@ -578,7 +582,7 @@ async function buildRun(table: FileTable): Promise<ViewManifest> {
     }
   }
   await failedSubjects(table);
-  const unfinished = unfinishedRun(table.root, run);
+  const unfinished = await unfinishedRun(table.root, run);
   if (unfinished) table.notes.unshift(unfinished);
   const flatGroups = (['cohort', 'control'] as const).filter((group) => {
     const members = subjects.filter((x) => x.group === group);

@@ -3,12 +3,20 @@ import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { OutputWriteError } from '../errors.js';
 
-/** What to tell a user whose write failed with this errno code; undefined for other codes. */
-function writeFailure(code: string | undefined, path: string): string | undefined {
+/**
+ * A failed write as an OutputWriteError saying what to do, for the errno codes a user can act on
+ * (a full disk, a read-only or forbidden folder); `e` itself otherwise.
+ */
+export function writeFailure(e: unknown, path: string): unknown {
+  const text = writeFailureText((e as NodeJS.ErrnoException).code, path);
+  return text ? new OutputWriteError(text) : e;
+}
+
+function writeFailureText(code: string | undefined, path: string): string | undefined {
   switch (code) {
     case 'ENOSPC':
     case 'EDQUOT':
-      return `no space left on the device (or over quota) writing ${path}: free space or write elsewhere, then rerun — finished results are kept.`;
+      return `no space left on the device (or over quota) writing ${path}: free space or write elsewhere.`;
     case 'EROFS':
       return `cannot write ${path}: the file system is read-only; write elsewhere.`;
     case 'EACCES':
@@ -33,7 +41,6 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
-    const failure = writeFailure((e as NodeJS.ErrnoException).code, path);
-    throw failure ? new OutputWriteError(failure) : e;
+    throw writeFailure(e, path);
   }
 }

@@ -53,7 +53,7 @@ describe('a full disk', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).not.toMatch(/bug|ENOSPC/);
     expect(r.stderr).toMatch(
-      /glas3d: no space left on the device \(or over quota\) writing .*small\/out\/.*: free space or write elsewhere, then rerun/,
+      /glas3d: no space left on the device \(or over quota\) writing .*small\/out\/.*: free space or write elsewhere\. Then rerun the same command: the subjects finished so far are kept\./,
     );
 
     // Stopped at the first subject: the others were never started.

@@ -5,11 +5,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_FILE } from '../../src/cohort/out-lock.js';
+import { LOCK_FILE, lockOutput, STALE_MS } from '../../src/cohort/out-lock.js';
 import { runCohort, type RunEvent } from '../../src/cohort/run.js';
 import { makeCohort, type CohortFixture } from './cohort-fixtures.js';
 
@@ -82,4 +82,53 @@ describe('one run per --out', () => {
     expect(again.skipped + again.explained).toBe(2);
     expect(again.skipped).toBeGreaterThanOrEqual(1);
   }, 120_000);
+});
+
+describe('the lock itself', () => {
+  const fresh = async (name: string) => {
+    const dir = join(fx.dir, name);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  };
+
+  it('of many runs starting together exactly one gets it, also when they take over a stale one', async () => {
+    for (const stale of [false, true]) {
+      const dir = await fresh(`together-${stale}`);
+      if (stale)
+        await writeFile(
+          join(dir, LOCK_FILE),
+          JSON.stringify({
+            pid: spawnSync(process.execPath, ['-e', '0']).pid,
+            host: hostname(),
+            since: '',
+          }),
+        );
+      const tries = await Promise.allSettled(Array.from({ length: 8 }, () => lockOutput(dir)));
+      const won = tries.filter((t) => t.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      for (const t of tries)
+        if (t.status === 'rejected')
+          expect(String(t.reason)).toMatch(/being written by another glas3d run/);
+      await (won[0] as PromiseFulfilledResult<{ release(): Promise<void> }>).value.release();
+      expect(await readdir(dir)).toEqual([]); // no lock, no temporary left
+    }
+  });
+
+  it('another host: refused while it is touched, taken over when untouched for STALE_MS; an empty lock likewise', async () => {
+    const dir = await fresh('other-host');
+    const lock = join(dir, LOCK_FILE);
+    await writeFile(
+      lock,
+      JSON.stringify({ pid: 1, host: 'node12', since: '2026-01-01T00:00:00Z' }),
+    );
+    await expect(lockOutput(dir)).rejects.toThrow(/another glas3d run \(pid 1 on node12, since/);
+    const old = new Date(Date.now() - STALE_MS - 60_000);
+    await utimes(lock, old, old);
+    await (await lockOutput(dir)).release();
+    await writeFile(lock, '');
+    await expect(lockOutput(dir)).rejects.toThrow(/holds a glas3d lock being written or damaged/);
+    await utimes(lock, old, old);
+    await (await lockOutput(dir)).release();
+    expect(existsSync(lock)).toBe(false);
+  });
 });

@@ -4,6 +4,7 @@
  * every spelling, symlinks out of it, methods other than GET/HEAD, foreign Host headers — and
  * that it listens on 127.0.0.1 only and never changes the folder.
  */
+import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import {
   cp,
@@ -18,7 +19,7 @@ import {
   truncate,
   writeFile,
 } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAal } from '../../src/atlas/index.js';
@@ -409,12 +410,16 @@ describe('the manifest of a glas3d explain folder', () => {
     expect(manifest.notes[0]).toMatch(
       /^no regions\.csv: the run did not finish .*rerun glas3d run with the same --out/,
     );
-    await writeFile(
-      join(cut, LOCK_FILE),
-      JSON.stringify({ pid: process.pid, host: 'h', since: '' }),
-    );
+    // A live run's lock (this process): being written. A killed run's: still just unfinished.
+    const lock = join(cut, LOCK_FILE);
+    await writeFile(lock, JSON.stringify({ pid: process.pid, host: hostname(), since: '' }));
     const busy = await buildManifest(cut);
     expect(busy.manifest.notes[0]).toMatch(/^a glas3d run is writing this folder now/);
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    await writeFile(lock, JSON.stringify({ pid: gone, host: hostname(), since: '' }));
+    expect((await buildManifest(cut)).manifest.notes[0]).toMatch(
+      /^no regions\.csv: the run did not finish/,
+    );
   });
 
   it('a folder that is not a results folder: one clear error', async () => {
