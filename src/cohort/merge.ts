@@ -23,6 +23,7 @@ import {
   type Group,
   type SubjectSidecar,
 } from './derivatives.js';
+import { lockHolder, lockOutput } from './out-lock.js';
 import { fingerprintOf, sha256File, type RunSettings } from './run.js';
 import { discoverSubjects, isInside, parseShard, type Subject } from './subjects.js';
 
@@ -284,7 +285,25 @@ export async function mergeShards(
   outDir: string,
 ): Promise<MergeSummary> {
   if (shardDirs.length === 0) throw new OptionError('merge: give at least one shard folder.');
+  // A shard still being written would be merged half done.
+  for (const dir of shardDirs) {
+    const holder = await lockHolder(dir);
+    if (holder)
+      throw new OptionError(
+        `${dir} is being written by a glas3d run now${holder === 'unreadable' ? '' : ` (pid ${holder.pid} on ${holder.host})`}: merge when it has finished.`,
+      );
+  }
   const out = resolve(outDir);
+  // The merged folder is written by one merge (or run) at a time, as a run's --out is.
+  const lock = await lockOutput(out);
+  try {
+    return await mergeInto(out, shardDirs);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function mergeInto(out: string, shardDirs: readonly string[]): Promise<MergeSummary> {
   const settings = await Promise.all(shardDirs.map(readSettings));
   const fingerprint = checkSameSettings(shardDirs, settings);
   const first = settings[0];
@@ -307,9 +326,31 @@ export async function mergeShards(
   const gone: Record<Group, Set<string>> = { cohort: new Set(), control: new Set() };
   const stale: Record<Group, Map<string, string>> = { cohort: new Map(), control: new Map() };
   let flatCohort = 0;
-  for (const dir of shardDirs) {
+  const finished = await Promise.all(
+    shardDirs.map(async (dir) => ({
+      dir,
+      cohort: await finishedFolders(dir, 'cohort', fingerprint),
+      control: await finishedFolders(dir, 'control', fingerprint),
+    })),
+  );
+  // The scans the sidecars name, hashed up front a few at a time: merge reads every scan once,
+  // as a rerun does, and on a network file system one at a time is slow.
+  const named = [
+    ...new Set(
+      finished.flatMap((f) =>
+        (['cohort', 'control'] as const).flatMap((group) =>
+          f[group].flatMap(({ id, sidecar }) => {
+            const subject = inFolder[group]?.get(id);
+            return subject && sidecar.source === resolve(subject.path) ? [subject.path] : [];
+          }),
+        ),
+      ),
+    ),
+  ];
+  for (let i = 0; i < named.length; i += 4) await Promise.all(named.slice(i, i + 4).map(hashOf));
+  for (const { dir, ...byGroup } of finished) {
     for (const group of ['cohort', 'control'] as const) {
-      for (const { id, sidecar } of await finishedFolders(dir, group, fingerprint)) {
+      for (const { id, sidecar } of byGroup[group]) {
         if (ids[group].has(id)) continue; // the same subject in two shards: keep the first
         const subjects = inFolder[group];
         if (subjects) {
@@ -319,7 +360,9 @@ export async function mergeShards(
             gone[group].add(id);
             continue;
           }
-          if (subject.error !== undefined || !(await sameSource(sidecar, subject.path, hashOf))) {
+          // A subject discovery now fails (e.g. a second T1w) fails as in a rerun: see below.
+          if (subject.error !== undefined) continue;
+          if (!(await sameSource(sidecar, subject.path, hashOf))) {
             if (!stale[group].has(id)) stale[group].set(id, dir);
             continue;
           }
@@ -333,6 +376,16 @@ export async function mergeShards(
     }
   }
   const failedRows = await shardErrors(shardDirs, ids, inFolder, gone);
+  // Subjects whose discovery fails now fail with that reason, as a rerun lists them.
+  for (const group of ['cohort', 'control'] as const) {
+    for (const s of recorded.discovered[group] ?? []) {
+      if (s.error === undefined || ids[group].has(s.id)) continue;
+      const row = [group, `sub-${s.id}`, s.path, s.error];
+      const at = failedRows.findIndex((r) => r[0] === group && r[1] === row[1]);
+      if (at >= 0) failedRows[at] = row;
+      else failedRows.push(row);
+    }
+  }
   const handled: Record<Group, Set<string>> = {
     cohort: new Set(ids.cohort),
     control: new Set(ids.control),
@@ -363,8 +416,9 @@ export async function mergeShards(
     join(out, 'dataset_description.json'),
     await readFile(join(shardDirs[0], 'dataset_description.json'), 'utf8'),
   );
-  // The merged folder is no one shard: its run.json says which settings, not which shard.
-  const { shard: _shard, ...merged } = first;
+  // The merged folder is no one shard: its run.json says which settings, not which shard, nor
+  // where one shard ran (each subject's sidecar says where it did).
+  const { shard: _shard, device: _device, perturbation: _site, ...merged } = first;
   await writeFileAtomic(join(out, 'run.json'), JSON.stringify(merged, null, 2) + '\n');
   await writeFileAtomic(
     join(out, 'errors.tsv'),

@@ -4,10 +4,11 @@
  * writing the cohort outputs of what is there.
  */
 import { copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.js';
+import { LOCK_FILE } from '../../src/cohort/out-lock.js';
 import { runCohort } from '../../src/cohort/run.js';
 import { parseCsv } from '../explain/oracle-fixtures.js';
 import { makeCohort, type CohortFixture } from './cohort-fixtures.js';
@@ -106,6 +107,21 @@ describe('merge checks that every subject is in some shard', () => {
     const rows = await errorRows('m-rec-2');
     expect(rows.map((x) => x.subject)).toEqual(['sub-01', 'sub-03']);
     expect(rows[0].reason).toMatch(/run shard 1\/2.*no folder of that shard was given/);
+  });
+
+  it('a shard a run is still writing (it holds the lock) is refused: merge when it has finished', async () => {
+    const busy = await copyShard(shard1, join(fx.dir, 'shard-1-busy'));
+    await writeFile(
+      join(busy, LOCK_FILE),
+      JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-11-27T00:00:00Z' }),
+    );
+    const r = await merge('m-busy', busy, shard2);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `shard-1-busy is being written by a glas3d run now \\(pid ${process.pid} on .*\\): merge when it has finished`,
+      ),
+    );
   });
 
   it('a cohort folder no longer there: a warning, and the merge goes on', async () => {
@@ -229,5 +245,19 @@ describe('a BIDS cohort picked by --group', () => {
     expect(twice.code).toBe(1);
     expect((await errorRows('m-bids-twice')).map((row) => row.subject)).toEqual(['sub-ad3']);
     expect(await nSubjects('m-bids-twice')).toBe(2);
+
+    // sub-ad1 gains a second T1w after its run: discovery now fails it, and merge says why (as a
+    // rerun would), not "not finished" nor "results of another file".
+    await copyFile(
+      join(fx.cohort, 'sub-03.nii.gz'),
+      join(bids, 'sub-ad1', 'anat', 'sub-ad1_run-2_T1w.nii.gz'),
+    );
+    const second = await merge('m-bids-second', run);
+    expect(second.code).toBe(1);
+    expect(second.stderr).not.toMatch(/not finished in any shard|another file or other bytes/);
+    const reasons = await errorRows('m-bids-second');
+    expect(reasons.map((row) => row.subject)).toEqual(['sub-ad1', 'sub-ad3']);
+    expect(reasons[0].reason).toMatch(/T1w/);
+    expect(await nSubjects('m-bids-second')).toBe(1);
   });
 });
