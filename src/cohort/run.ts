@@ -12,7 +12,7 @@ import { atlasOnGrid, loadAtlas } from '../atlas/index.js';
 import { Glas3dError, OptionError } from '../errors.js';
 import { BASELINE_KINDS, type BaselineSpec } from '../explain/baselines.js';
 import { BatchDependenceError, OutputWriteError } from '../errors.js';
-import { DEFAULT_SIGMA_MM, explain } from '../explain/explain-volume.js';
+import { DEFAULT_SIGMA_MM, explain, missingRegionWarnings } from '../explain/explain-volume.js';
 import type { GlasMode } from '../glas3d/index.js';
 import {
   type InGraphOnnxClassifier,
@@ -350,8 +350,7 @@ async function runWith(
   });
   const atlasGrid = atlasOnGrid(atlas, grid);
   // Regions too small (or outside) for the model grid are not ranked: said once for the run.
-  const lost = atlasGrid.notes.find((n) => / region\(s\) have no voxel on the .* grid/.test(n));
-  if (lost) emit({ kind: 'note', text: `atlas ${atlas.name}: ${lost}` });
+  for (const text of missingRegionWarnings(atlas, atlasGrid, grid)) emit({ kind: 'note', text });
   const template = atlas.template ? await readVolume(atlas.template) : undefined;
   const reference = template ? templateReference(template, grid) : undefined;
   if (!template && (options.baseline ?? 'template') === 'template')

@@ -174,6 +174,10 @@ export async function discoverSubjects(
     ...(options.exclude ? [options.exclude] : []),
     ...(await resultFolders(listing)),
   ];
+  if (outputs.some((o) => resolve(o) === resolve(dir)))
+    throw new OptionError(
+      `${dir} is a glas3d results folder (it holds glas3d's run.json), not a folder of scans: give the folder the scans are in.`,
+    );
   const all = listing.filter((f) => SCAN.test(f)).sort();
   const kept = all.filter((f) => !outputs.some((o) => isInside(f, o)));
   if (kept.length < all.length) options.onExcluded?.(all.length - kept.length);

@@ -192,6 +192,10 @@ describe('--out inside --cohort', () => {
     expect(existsSync(join(cohort, 'shard-2', 'sub-b'))).toBe(true);
     const notes = events.filter((e) => e.kind === 'note').map((e) => (e as { text: string }).text);
     expect(notes.some((t) => /of glas3d's own results .* left out of --cohort/.test(t))).toBe(true);
+    // A results folder given as the cohort is named as such.
+    await expect(run(join(cohort, 'shard-1'), join(fx.dir, 'from-results'))).rejects.toThrow(
+      /shard-1 is a glas3d results folder \(it holds glas3d's run\.json\), not a folder of scans/,
+    );
   });
 });
 

@@ -145,7 +145,8 @@ export function register(program: Command, io: CliIo): void {
         }
       };
       // Ctrl-C or a scheduler's SIGTERM: every file is written whole (see atomic.ts), so say what
-      // is kept and how to go on, then exit as the signal would.
+      // is kept and how to go on, then exit as the signal would. The handler runs when the JS
+      // thread is free, at most one model batch after the signal.
       const interrupted = (signal: NodeJS.Signals) => {
         progress?.done();
         io.err(
