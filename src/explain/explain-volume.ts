@@ -303,12 +303,7 @@ export async function explain(
       modelMs += rec.timing.modelMs;
     }
 
-    const flat = flatWarnings(
-      result,
-      mode,
-      classifier.activation,
-      (i) => `σ ${maps[i].sigmaMm} mm`,
-    );
+    const flat = flatWarnings(result, mode, classifier, (i) => `σ ${maps[i].sigmaMm} mm`);
     const placement = positionUnknown(volume)
       ? [positionWarning(name, atlas, onGrid)]
       : storageWarnings(volume);

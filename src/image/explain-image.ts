@@ -237,7 +237,7 @@ export async function explainImage(
       modelMs += rec.timing.modelMs;
     }
 
-    const warnings = flatWarnings(result, mode, classifier.activation, () => `grid ${grid}`);
+    const warnings = flatWarnings(result, mode, classifier, () => `grid ${grid}`);
     return {
       targetClass: result.targetClass,
       probability: result.pOriginal,

@@ -348,7 +348,11 @@ export async function runPointingGame(options: PointingGameOptions): Promise<Poi
           }),
         );
         maps = fused.map((f) => f.map);
-        flat = fused.map((f, i) => flatResponses(f, mode, probabilities[classes[i]]) !== undefined);
+        flat = fused.map(
+          (f, i) =>
+            flatResponses(f, mode, probabilities[classes[i]], classifier.responseNoise) !==
+            undefined,
+        );
       } else if (method === 'rise') {
         const r = await runRise(classifier, input, { ...rise, targets: classes, probabilities });
         photoPasses += r.forwardPasses;

@@ -32,12 +32,13 @@ export function flatHint(activation: Activation, reference: number): string {
 export function flatWarnings(
   result: GlasResult,
   mode: GlasMode,
-  activation: Activation,
+  classifier: { activation: Activation; responseNoise?: number },
   label: (set: number) => string,
 ): string[] {
+  const { activation, responseNoise } = classifier;
   const warnings: string[] = [];
   result.perSigma.forEach((s, i) => {
-    const why = flatResponses(s, mode, result.pOriginal);
+    const why = flatResponses(s, mode, result.pOriginal, responseNoise);
     if (why)
       warnings.push(
         `${label(i)}: the explanation is flat, its ranking rounding noise: ${why}. ${flatHint(activation, result.pOriginal)}`,

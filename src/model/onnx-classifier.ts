@@ -349,6 +349,12 @@ function pickOutput(io: ModelIo, modelName: string, name: string | undefined): T
   return output;
 }
 
+/** 8 units in the last place of the output's float type, relative (see OnnxClassifier.responseNoise). */
+function responseNoiseOf(type: string | undefined): number {
+  const mantissaBits = type === 'float16' ? 10 : type === 'float64' ? 52 : 23;
+  return 2 ** (3 - mantissaBits);
+}
+
 /** What a user should hear when a model has several outputs and glas3d chose one. */
 function outputChoiceNote(io: ModelIo, modelName: string, chosen: TensorIo): string | undefined {
   if (io.outputs.length < 2) return undefined;
@@ -417,6 +423,11 @@ export class OnnxClassifier implements Classifier {
   readonly batchSize: number;
   /** The activation asked for, with 'auto' resolved from the graph where it can be (autoActivation). */
   readonly activation: Activation;
+  /**
+   * Changes of a response within this, relative to it, are rounding of the output's float type
+   * (8 units in the last place: 2⁻²⁰ for float32, 2⁻⁷ for float16); see glas3d/flat.ts.
+   */
+  readonly responseNoise: number;
   /** 'values' under activation 'identity', else 'probabilities'. */
   readonly responses: ResponseKind;
   readonly device: Device;
@@ -447,6 +458,7 @@ export class OnnxClassifier implements Classifier {
     fixedBatch: number | undefined;
     batchSize: number;
     activation: Activation;
+    responseNoise: number;
     device: Device;
     dequantized: boolean;
   }) {
@@ -467,6 +479,7 @@ export class OnnxClassifier implements Classifier {
     this.fixedBatch = init.fixedBatch;
     this.batchSize = init.batchSize;
     this.activation = init.activation;
+    this.responseNoise = init.responseNoise;
     this.device = init.device;
     this.dequantized = init.dequantized;
     this.sampleSize = product(init.inputShape);
@@ -801,6 +814,7 @@ async function describe(
     fixedBatch,
     batchSize,
     activation,
+    responseNoise: responseNoiseOf(output.type),
     device,
     dequantized: source.dequantized,
   });

@@ -26,6 +26,14 @@ describe('flatResponses', () => {
     expect(flatResponses(result([1, 1, 1], [0, -1e-3, 0]), 'fusion', 1)).toBeUndefined();
   });
 
+  it("a float16 model's rounding is coarser: one of its steps (2⁻¹¹ at 0.9) is noise, not evidence", () => {
+    const step = 2 ** -11;
+    const halfStep = result([0.9, 0.9, 0.9], [0, -step, step]);
+    expect(flatResponses(halfStep, 'shadow', 0.9)).toBeUndefined(); // float32's rule: a change
+    expect(flatResponses(halfStep, 'shadow', 0.9, 2 ** -7)).toMatch(/moved the response/);
+    expect(flatResponses(result([0.9, 0.9], [0, -0.05]), 'shadow', 0.9, 2 ** -7)).toBeUndefined();
+  });
+
   it('rounding scales with the response: a value of 70 moves in steps of 70·2⁻²⁰', () => {
     const step = 70 * RESPONSE_NOISE;
     expect(flatResponses(result([70, 70], [step / 2, 0]), 'shadow', 70)).toBeDefined();

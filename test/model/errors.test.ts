@@ -196,6 +196,11 @@ describe('model errors', () => {
     expect([...(await clf.predict(Float32Array.of(0.25, 0.75, 1 / 3, 2 / 3), 2))]).toEqual([
       0.25, 0.75, 0.333251953125, 0.66650390625,
     ]);
+    // Its rounding is float16's: 8 units in the last place of an 11-bit significand.
+    expect(clf.responseNoise).toBe(2 ** -7);
+    const single = await loadOnnxClassifier(volumeModel());
+    opened.push(single);
+    expect(single.responseNoise).toBe(2 ** -20);
   });
 
   it('a missing file', async () => {
