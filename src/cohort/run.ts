@@ -29,6 +29,7 @@ import type { Activation } from '../model/activation.js';
 import { formatDelimited } from '../report/table.js';
 import {
   MNI_GRIDS,
+  readFailure,
   readVolume,
   resample,
   sameGrid,
@@ -183,7 +184,12 @@ async function packageVersion(): Promise<string> {
 
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  try {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  } catch (e) {
+    // A scan deleted or moved mid-run fails as that subject, in words (not as a bug).
+    throw await readFailure(path, e);
+  }
   return hash.digest('hex');
 }
 

@@ -237,7 +237,14 @@ export async function explainImage(
       modelMs += rec.timing.modelMs;
     }
 
-    const warnings = flatWarnings(result, mode, classifier, () => `grid ${grid}`);
+    const warnings = flatWarnings(
+      result,
+      mode,
+      classifier,
+      () => `grid ${grid}`,
+      // Photos are normalized by --preprocess (its mean and std), not --normalize.
+      '--preprocess: its mean and std',
+    );
     return {
       targetClass: result.targetClass,
       probability: result.pOriginal,

@@ -8,7 +8,11 @@ import type { Activation } from './activation.js';
 const SATURATED = 1e-6;
 
 /** The likely cause of a flat explanation, and what to do about it. */
-export function flatHint(activation: Activation, reference: number): string {
+export function flatHint(
+  activation: Activation,
+  reference: number,
+  inputOption = '--normalize',
+): string {
   const saturated =
     activation !== 'identity' && (reference <= SATURATED || reference >= 1 - SATURATED);
   if (saturated && activation === 'sigmoid')
@@ -20,7 +24,7 @@ export function flatHint(activation: Activation, reference: number): string {
   if (saturated)
     return (
       `P = ${reference.toPrecision(8)} is saturated (float32 cannot resolve smaller changes there): ` +
-      'a very confident prediction, or input unlike the training data (check --normalize).'
+      `a very confident prediction, or input unlike the training data (check ${inputOption}).`
     );
   return 'The model does not respond to these perturbations: try a larger σ or another baseline.';
 }
@@ -34,6 +38,7 @@ export function flatWarnings(
   mode: GlasMode,
   classifier: { activation: Activation; responseNoise?: number },
   label: (set: number) => string,
+  inputOption?: string,
 ): string[] {
   const { activation, responseNoise } = classifier;
   const warnings: string[] = [];
@@ -41,7 +46,7 @@ export function flatWarnings(
     const why = flatResponses(s, mode, result.pOriginal, responseNoise);
     if (why)
       warnings.push(
-        `${label(i)}: the explanation is flat, its ranking rounding noise: ${why}. ${flatHint(activation, result.pOriginal)}`,
+        `${label(i)}: the explanation is flat, its ranking rounding noise: ${why}. ${flatHint(activation, result.pOriginal, inputOption)}`,
       );
   });
   return warnings;

@@ -83,19 +83,24 @@ const READ_FAILURES: Record<string, string> = {
   EIO: 'an input/output error of the disk or network file system',
 };
 
+/** A failed read of `path` as a NiftiError that says why in words (a missing symlink target too). */
+export async function readFailure(path: string, e: unknown): Promise<NiftiError> {
+  const code = (e as NodeJS.ErrnoException).code;
+  const dangling = code === 'ENOENT' && (await lstat(path).catch(() => undefined));
+  return new NiftiError(
+    dangling && dangling.isSymbolicLink()
+      ? `${path}: a symbolic link whose target is missing (a datalad or git-annex file not fetched yet? \`datalad get\` it).`
+      : `${path}: cannot read the file (${READ_FAILURES[code ?? ''] ?? code ?? e}).`,
+  );
+}
+
 /** Read and validate a `.nii` or `.nii.gz` file. */
 export async function readNifti(path: string, options: ReadNiftiOptions = {}): Promise<NiftiImage> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const dangling = code === 'ENOENT' && (await lstat(path).catch(() => undefined));
-    throw new NiftiError(
-      dangling && dangling.isSymbolicLink()
-        ? `${path}: a symbolic link whose target is missing (a datalad or git-annex file not fetched yet? \`datalad get\` it).`
-        : `${path}: cannot read the file (${READ_FAILURES[code ?? ''] ?? code ?? e}).`,
-    );
+    throw await readFailure(path, e);
   }
   if (isGzip(bytes)) {
     try {

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.js';
-import { runCohort, type RunEvent } from '../../src/cohort/run.js';
+import { runCohort, sha256File, type RunEvent } from '../../src/cohort/run.js';
+import { Glas3dError } from '../../src/errors.js';
 import { readVolume, writeVolume, type Volume } from '../../src/volume/index.js';
 import { GraphBuilder } from '../../src/model/index.js';
 import { oracleWorld, parseCsv, regionWeights } from '../explain/oracle-fixtures.js';
@@ -317,6 +318,16 @@ describe('a rerun with other settings, cut short', () => {
     await expect(interrupted).rejects.toThrow('interrupted');
     expect(JSON.parse(await readFile(join(out, 'run.json'), 'utf8')).sigmaMm).toEqual([10]);
     expect(cohortFiles()).toEqual([]);
+  });
+});
+
+describe('a scan that goes away', () => {
+  it('its hash fails in words, as a subject error, not as a bug', async () => {
+    const e = await sha256File(join(fx.dir, 'absent.nii.gz')).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(Glas3dError);
+    expect(String(e)).toMatch(
+      /absent\.nii\.gz: cannot read the file \(no such file: moved or deleted\?\)/,
+    );
   });
 });
 

@@ -131,7 +131,10 @@ describe("activation 'identity' (a regression such as brain age)", () => {
 describe('the hint of a flat explanation', () => {
   it('names the cause that fits: a saturated logit, a saturated probability, or neither', () => {
     expect(flatHint('sigmoid', 1)).toMatch(/--activation identity/);
-    expect(flatHint('auto', 1 - 1e-7)).toMatch(/^P = 0\.99999990 is saturated/);
+    expect(flatHint('auto', 1 - 1e-7)).toMatch(/^P = 0\.99999990 is saturated.*check --normalize/);
+    expect(flatHint('auto', 1, '--preprocess: its mean and std')).toMatch(
+      /check --preprocess: its mean and std\)\.$/,
+    );
     expect(flatHint('sigmoid', 0.6)).toMatch(/does not respond/); // not saturated: not the logit
     expect(flatHint('identity', 70)).toMatch(/does not respond/);
   });
