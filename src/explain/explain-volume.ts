@@ -152,6 +152,8 @@ export interface Explanation {
   warnings?: string[];
   /** Present (true) when a σ's ranking is flat (among the warnings): rounding noise, not evidence. */
   flat?: true;
+  /** Atlas regions with no voxel on the volume's grid, so not in `maps[…].regions` (all of them). */
+  notExplained?: Array<{ index: number; name: string }>;
 }
 
 /**
@@ -308,6 +310,10 @@ export async function explain(
       ? [positionWarning(name, atlas, onGrid)]
       : storageWarnings(volume);
     const warnings = [...placement, ...missingRegionWarnings(atlas, onGrid, volume), ...flat];
+    const kept = new Set(onGrid.regions.map((r) => r.index));
+    const notExplained = atlas.regions
+      .filter((r) => !kept.has(r.index))
+      .map(({ index, name }) => ({ index, name }));
     return {
       targetClass: result.targetClass,
       probability: result.pOriginal,
@@ -324,6 +330,7 @@ export async function explain(
       model: classifier.record,
       ...(warnings.length > 0 && { warnings }),
       ...(flat.length > 0 && { flat: true as const }),
+      ...(notExplained.length > 0 && { notExplained }),
     };
   } finally {
     await loaded?.dispose();
@@ -382,7 +389,7 @@ export function missingRegionWarnings(atlas: Atlas, onGrid: Atlas, grid: Grid): 
       ? ` (a brain cut off, or a volume placed elsewhere than the atlas: \`glas3d info FILE\` shows its affine)`
       : '';
   return [
-    `${missing.length} of ${atlas.regions.length} regions of atlas ${atlas.name} have no voxel on the volume's ${grid.dims.join('×')} grid and are not explained (regions.csv ranks ${onGrid.regions.length}): ${shown}${more}; ${why}${advice}.`,
+    `${missing.length} of ${atlas.regions.length} regions of atlas ${atlas.name} have no voxel on the volume's ${grid.dims.join('×')} grid and are not explained (regions.csv ranks ${onGrid.regions.length}): ${shown}${more}${more ? ' (all in explanation.json, notExplained)' : ''}; ${why}${advice}.`,
   ];
 }
 

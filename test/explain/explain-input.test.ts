@@ -124,11 +124,15 @@ describe('atlas regions outside the volume', () => {
     const warning = (summary.warnings as string[]).find((x) => /have no voxel/.test(x));
     expect(warning).toMatch(
       new RegExp(
-        `^${missing} of 116 regions of atlas aal have no voxel on the volume's 91×109×91 grid and are not explained \\(regions.csv ranks ${rows.length}\\): (\\w+ \\(\\d+\\), ){4}\\w+ \\(\\d+\\) and ${missing - 5} more; all lie outside the volume's field of view`,
+        `^${missing} of 116 regions of atlas aal have no voxel on the volume's 91×109×91 grid and are not explained \\(regions.csv ranks ${rows.length}\\): (\\w+ \\(\\d+\\), ){4}\\w+ \\(\\d+\\) and ${missing - 5} more \\(all in explanation.json, notExplained\\); all lie outside the volume's field of view`,
       ),
     );
     const named = [...warning!.matchAll(/(\w+) \((\d+)\)/g)].map((m) => m[1]);
     for (const name of named) expect(rows.some((row) => row.name === name)).toBe(false);
+    // All of them, listed: the regions regions.csv lacks, and no other.
+    const listed = summary.notExplained as { index: number; name: string }[];
+    expect(listed).toHaveLength(missing);
+    for (const { name } of listed) expect(rows.some((row) => row.name === name)).toBe(false);
     expect(r.stderr).toContain(warning);
     // An MNI input (codes 4) gives an MNI map, not "aligned anatomical" (2).
     expect(await mapCodes(join(out, 'saliency_sigma-10.nii.gz'))).toBe('4/4');
