@@ -9,22 +9,12 @@
  * STALE_MS, since that host's processes cannot be seen from here.
  *
  * Creating the lock is atomic with its content (written to a temporary file, then hard-linked to
- * the lock's name, which fails if one exists), and a stale lock is moved aside by rename before it
- * is removed, so of two runs starting together exactly one gets the lock.
+ * the lock's name, which fails if one exists), and a stale lock is removed by one run at a time,
+ * so of runs starting together exactly one gets the lock.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
-import {
-  link,
-  mkdir,
-  readFile,
-  rename,
-  rmdir,
-  stat,
-  unlink,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+import { link, mkdir, readFile, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { OptionError } from '../errors.js';
@@ -35,6 +25,8 @@ export const LOCK_FILE = '.glas3d.lock';
 export const HEARTBEAT_MS = 30_000;
 /** A lock from another host untouched this long is a killed run's. */
 export const STALE_MS = 10 * 60_000;
+/** A takeover (removing a stale lock) takes milliseconds; one this old was left by a killed run. */
+const TAKEOVER_MS = 10_000;
 
 export interface LockRecord {
   pid: number;
@@ -57,26 +49,42 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The lock file's text and who it names as a run still going (see lockHolder). */
+async function readLockFile(
+  path: string,
+): Promise<{ text: string; holder: LockRecord | 'unreadable' | undefined } | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  const text = info && (await readFile(path, 'utf8').catch(() => undefined));
+  if (!info || text === undefined) return undefined;
+  const old = Date.now() - info.mtimeMs > STALE_MS;
+  let record: LockRecord | undefined;
+  try {
+    record = JSON.parse(text) as LockRecord;
+    if (!Number.isInteger(record.pid)) record = undefined;
+  } catch {
+    record = undefined;
+  }
+  const holder = !record
+    ? old
+      ? undefined
+      : 'unreadable'
+    : record.host === hostname()
+      ? alive(record.pid)
+        ? record
+        : undefined
+      : old
+        ? undefined
+        : record;
+  return { text, holder };
+}
+
 /**
  * The run that holds `out`'s lock and is still going, or undefined when there is no lock or it is
  * stale (see above). An unreadable lock counts as live until it is STALE_MS old: it may be one
  * being written right now.
  */
 export async function lockHolder(out: string): Promise<LockRecord | 'unreadable' | undefined> {
-  const path = join(out, LOCK_FILE);
-  const info = await stat(path).catch(() => undefined);
-  if (!info) return undefined;
-  const old = Date.now() - info.mtimeMs > STALE_MS;
-  let record: LockRecord | undefined;
-  try {
-    record = JSON.parse(await readFile(path, 'utf8')) as LockRecord;
-    if (!Number.isInteger(record.pid)) record = undefined;
-  } catch {
-    record = undefined;
-  }
-  if (!record) return old ? undefined : 'unreadable';
-  if (record.host === hostname()) return alive(record.pid) ? record : undefined;
-  return old ? undefined : record;
+  return (await readLockFile(join(out, LOCK_FILE)))?.holder;
 }
 
 /** Takes `out`'s lock (making the folder), or throws an OptionError naming who holds it. */
@@ -99,7 +107,9 @@ export async function lockOutput(out: string, flag = '--out'): Promise<OutputLoc
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      const holder = await lockHolder(out);
+      const seen = await readLockFile(path);
+      if (!seen) continue; // gone meanwhile: try again
+      const { holder, text } = seen;
       if (holder === 'unreadable')
         throw new OptionError(
           `${flag} ${out} holds a glas3d lock being written or damaged: if no other glas3d run is writing there, delete ${path}.`,
@@ -108,15 +118,26 @@ export async function lockOutput(out: string, flag = '--out'): Promise<OutputLoc
         throw new OptionError(
           `${flag} ${out} is being written by another glas3d run (pid ${holder.pid} on ${holder.host}, since ${holder.since}): wait for it to finish or give another ${flag}. If no such run is going on, delete ${path}.`,
         );
-      // Stale: moved aside first, so that of two runs taking it over only one removes it.
-      const aside = `${tmp}.stale`;
-      if (
-        await rename(path, aside).then(
-          () => true,
-          () => false,
-        )
-      )
-        await unlink(aside).catch(() => undefined);
+      // Stale: removed by one run at a time (it holds `.glas3d.lock.takeover` meanwhile), and
+      // only if it is still the lock judged stale; whoever links first afterwards holds the lock.
+      const takeover = `${path}.takeover`;
+      try {
+        await link(tmp, takeover);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        // Another run is taking over: wait for it, unless it died doing so.
+        const since = (await stat(takeover).catch(() => undefined))?.mtimeMs;
+        if (since !== undefined && Date.now() - since > TAKEOVER_MS)
+          await unlink(takeover).catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        continue;
+      }
+      try {
+        if ((await readFile(path, 'utf8').catch(() => undefined)) === text)
+          await unlink(path).catch(() => undefined);
+      } finally {
+        await unlink(takeover).catch(() => undefined);
+      }
     }
   } catch (e) {
     throw writeFailure(e, path);

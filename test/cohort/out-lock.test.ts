@@ -92,8 +92,11 @@ describe('the lock itself', () => {
   };
 
   it('of many runs starting together exactly one gets it, also when they take over a stale one', async () => {
-    for (const stale of [false, true]) {
-      const dir = await fresh(`together-${stale}`);
+    // Five rounds each: a race that lets two in would show in one of them.
+    for (const [round, stale] of [false, true].flatMap((x) =>
+      [0, 1, 2, 3, 4].map((k) => [k, x] as const),
+    )) {
+      const dir = await fresh(`together-${stale}-${round}`);
       if (stale)
         await writeFile(
           join(dir, LOCK_FILE),
@@ -103,7 +106,7 @@ describe('the lock itself', () => {
             since: '',
           }),
         );
-      const tries = await Promise.allSettled(Array.from({ length: 8 }, () => lockOutput(dir)));
+      const tries = await Promise.allSettled(Array.from({ length: 12 }, () => lockOutput(dir)));
       const won = tries.filter((t) => t.status === 'fulfilled');
       expect(won).toHaveLength(1);
       for (const t of tries)
