@@ -99,13 +99,16 @@ export async function lockOutput(out: string, flag = '--out'): Promise<OutputLoc
   const tmp = join(out, `.glas3d.lock.${randomBytes(6).toString('hex')}.tmp`);
   try {
     await mkdir(out, { recursive: true });
-    await writeFile(tmp, JSON.stringify(record) + '\n');
     for (;;) {
+      // (Re)written each turn: the run holding the lock clears stray temporaries at its start.
+      if (!existsSync(tmp)) await writeFile(tmp, JSON.stringify(record) + '\n');
       try {
         await link(tmp, path);
         break;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') continue; // our temporary was cleared meanwhile
+        if (code !== 'EEXIST') throw e;
       }
       const seen = await readLockFile(path);
       if (!seen) continue; // gone meanwhile: try again
@@ -124,6 +127,7 @@ export async function lockOutput(out: string, flag = '--out'): Promise<OutputLoc
       try {
         await link(tmp, takeover);
       } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         // Another run is taking over: wait for it, unless it died doing so.
         const since = (await stat(takeover).catch(() => undefined))?.mtimeMs;
