@@ -87,6 +87,22 @@ export async function lockHolder(out: string): Promise<LockRecord | 'unreadable'
   return (await readLockFile(join(out, LOCK_FILE)))?.holder;
 }
 
+/** Errors of a file system without hard links (some FUSE and SMB mounts). */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+
+/**
+ * Creates `path` with `tmp`'s content, failing with EEXIST if it exists: a hard link (content and
+ * name at once), or where links are not supported an exclusive create, then the content.
+ */
+async function createExclusive(tmp: string, path: string): Promise<void> {
+  try {
+    await link(tmp, path);
+  } catch (e) {
+    if (!NO_LINKS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    await writeFile(path, await readFile(tmp), { flag: 'wx' });
+  }
+}
+
 /** Takes `out`'s lock (making the folder), or throws an OptionError naming who holds it. */
 export async function lockOutput(out: string, flag = '--out'): Promise<OutputLock> {
   const made = !existsSync(out);
@@ -103,7 +119,7 @@ export async function lockOutput(out: string, flag = '--out'): Promise<OutputLoc
       // (Re)written each turn: the run holding the lock clears stray temporaries at its start.
       if (!existsSync(tmp)) await writeFile(tmp, JSON.stringify(record) + '\n');
       try {
-        await link(tmp, path);
+        await createExclusive(tmp, path);
         break;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -125,7 +141,7 @@ export async function lockOutput(out: string, flag = '--out'): Promise<OutputLoc
       // only if it is still the lock judged stale; whoever links first afterwards holds the lock.
       const takeover = `${path}.takeover`;
       try {
-        await link(tmp, takeover);
+        await createExclusive(tmp, takeover);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
