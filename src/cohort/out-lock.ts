@@ -35,6 +35,8 @@ export interface LockRecord {
 }
 
 export interface OutputLock {
+  /** A one-line note when the lock of a run that is gone was taken over; undefined otherwise. */
+  readonly note: string | undefined;
   /** Removes the lock (if still this run's), and the folder when the run made it and left it empty. */
   release(): Promise<void>;
 }
@@ -113,6 +115,7 @@ export async function lockOutput(out: string, flag = '--out'): Promise<OutputLoc
     since: new Date().toISOString(),
   };
   const tmp = join(out, `.glas3d.lock.${randomBytes(6).toString('hex')}.tmp`);
+  let tookOver: string | undefined;
   try {
     await mkdir(out, { recursive: true });
     for (;;) {
@@ -153,8 +156,10 @@ export async function lockOutput(out: string, flag = '--out'): Promise<OutputLoc
         continue;
       }
       try {
-        if ((await readFile(path, 'utf8').catch(() => undefined)) === text)
+        if ((await readFile(path, 'utf8').catch(() => undefined)) === text) {
           await unlink(path).catch(() => undefined);
+          tookOver = text;
+        }
       } finally {
         await unlink(takeover).catch(() => undefined);
       }
@@ -170,12 +175,25 @@ export async function lockOutput(out: string, flag = '--out'): Promise<OutputLoc
   }, HEARTBEAT_MS);
   heartbeat.unref();
   return {
+    note: tookOver === undefined ? undefined : takeoverNote(out, tookOver),
     async release() {
       clearInterval(heartbeat);
       releaseOwnLockSync(out);
       if (made) await rmdir(out).catch(() => undefined); // only when empty
     },
   };
+}
+
+/** "took over the lock of a run that is gone (pid 1 on node12, since …)". */
+function takeoverNote(out: string, text: string): string {
+  let who = 'an unreadable lock';
+  try {
+    const r = JSON.parse(text) as LockRecord;
+    who = `pid ${r.pid} on ${r.host}, since ${r.since}`;
+  } catch {
+    // an empty or damaged lock: said as such
+  }
+  return `${out}: took over the lock of a glas3d run that is gone (${who}); its finished subjects are kept.`;
 }
 
 /** For a signal handler about to exit, and release(): removes `out`'s lock when this process holds it. */

@@ -284,6 +284,7 @@ export async function runCohort(options: RunOptions): Promise<RunSummary> {
   if (!existsSync(options.model)) throw new OptionError(`${options.model}: no such model file.`);
   // One run per --out at a time (see out-lock.ts): refused before the model is loaded.
   const lock = await lockOutput(out);
+  if (lock.note) emit({ kind: 'note', text: lock.note });
   try {
     return await loadAndRun(out, { ...options, space }, emit);
   } catch (e) {

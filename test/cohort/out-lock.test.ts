@@ -47,7 +47,14 @@ describe('one run per --out', () => {
       join(out, LOCK_FILE),
       JSON.stringify({ pid: gone, host: hostname(), since: '2026-01-01T00:00:00Z' }),
     );
-    expect((await run(out)).explained).toBe(2);
+    const notes: string[] = [];
+    const summary = await run(out, (e) => e.kind === 'note' && notes.push(e.text));
+    expect(summary.explained).toBe(2);
+    expect(notes).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`stale: took over the lock of a glas3d run that is gone \\(pid ${gone} on `),
+      ),
+    );
     expect(existsSync(join(out, LOCK_FILE))).toBe(false);
   });
 

@@ -203,7 +203,7 @@ export function register(program: Command, io: CliIo): void {
 
 /** Said when every cohort subject's explanation is flat (RunSummary.allFlat). */
 export const ALL_FLAT =
-  "every cohort subject's explanation is flat, so the order of regions.csv is rounding noise, not evidence (the results are written; the cause is in each sidecar's warnings)";
+  "every cohort subject's explanation is flat, so the order of regions.csv is rounding noise, not evidence (in fusion mode it follows the light responses times that noise: the sidecars' warnings say whether --mode light would rank by them; the results are written, the cause is in each sidecar's warnings)";
 
 export function printSummary(
   io: CliIo,
