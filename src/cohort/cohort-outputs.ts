@@ -6,11 +6,17 @@
  * subjects' maps, each divided by its own maximum, summed and normalized to a maximum of 1
  * (appendix A of the paper: "linearly integrated and normalized").
  */
-import type { Atlas } from '../atlas/index.js';
+import { atlasOnGrid, type Atlas } from '../atlas/index.js';
 import { Glas3dError } from '../errors.js';
 import { RANKED_REGION_COLUMNS } from '../report/explanation-files.js';
 import { formatDelimited, type Cell } from '../report/table.js';
-import { readVolume, writeFileAtomic, writeVolume, type Volume } from '../volume/index.js';
+import {
+  readVolume,
+  writeFileAtomic,
+  writeVolume,
+  type Grid,
+  type Volume,
+} from '../volume/index.js';
 import {
   cohortMapPath,
   readSubjectRegions,
@@ -102,6 +108,16 @@ async function subjectFile<T>(
       `${e instanceof Error ? e.message.replace(/\.$/, '') : String(e)}; this file of a finished subject is damaged or gone: delete ${folder} and rerun glas3d run with the same --out (that subject is explained again, the others are kept).`,
     );
   }
+}
+
+/**
+ * The atlas's regions that have a voxel on the model grid: the ones subjects are explained on.
+ * A region the grid loses is not ranked (it would read as a score of 0, "no evidence"); the
+ * regions keep the atlas's own centres, so results on the standard grids do not change.
+ */
+export function rankedAtlas(atlas: Atlas, grid: Grid): Atlas {
+  const kept = new Set(atlasOnGrid(atlas, grid).regions.map((r) => r.index));
+  return { ...atlas, regions: atlas.regions.filter((r) => kept.has(r.index)) };
 }
 
 /** Per σ: each subject's region scores (atlas order), raw. */

@@ -15,7 +15,7 @@ import { loadAtlas } from '../atlas/index.js';
 import { OptionError } from '../errors.js';
 import { formatDelimited } from '../report/table.js';
 import { writeFileAtomic } from '../volume/index.js';
-import { writeCohortOutputs, type CohortRegionRow } from './cohort-outputs.js';
+import { rankedAtlas, writeCohortOutputs, type CohortRegionRow } from './cohort-outputs.js';
 import {
   readSidecar,
   sameSource,
@@ -429,7 +429,7 @@ async function mergeInto(out: string, shardDirs: readonly string[]): Promise<Mer
     name: first.atlas.name,
   });
   const sorted = (s: Set<string>) => [...s].sort();
-  const written = await writeCohortOutputs(out, atlas, {
+  const written = await writeCohortOutputs(out, rankedAtlas(atlas, first.grid), {
     sigmaMm: first.sigmaMm,
     cohort: sorted(ids.cohort),
     control: sorted(ids.control),

@@ -38,7 +38,7 @@ import {
   type IntensityNormalization,
   type Volume,
 } from '../volume/index.js';
-import { writeCohortOutputs, type CohortRegionRow } from './cohort-outputs.js';
+import { rankedAtlas, writeCohortOutputs, type CohortRegionRow } from './cohort-outputs.js';
 import { lockOutput } from './out-lock.js';
 import {
   readSidecar,
@@ -618,7 +618,7 @@ async function runWith(
   let regions: CohortRegionRow[] = [];
   const files = [join(out, 'errors.tsv')];
   if (shard.count === 1) {
-    const written = await writeCohortOutputs(out, atlas, {
+    const written = await writeCohortOutputs(out, rankedAtlas(atlas, grid), {
       sigmaMm: settings.sigmaMm,
       cohort: finished.cohort,
       control: finished.control,

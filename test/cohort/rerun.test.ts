@@ -13,7 +13,7 @@ import { runCli } from '../../src/cli/run-cli.js';
 import { runCohort, sha256File, type RunEvent } from '../../src/cohort/run.js';
 import { Glas3dError } from '../../src/errors.js';
 import { readVolume, writeVolume, type Volume } from '../../src/volume/index.js';
-import { GraphBuilder } from '../../src/model/index.js';
+import { buildLinearOracle, GraphBuilder } from '../../src/model/index.js';
 import { oracleWorld, parseCsv, regionWeights } from '../explain/oracle-fixtures.js';
 import { makeCohort, TARGETS, type CohortFixture } from './cohort-fixtures.js';
 
@@ -359,5 +359,64 @@ describe('where a run ran', () => {
     const reseeded = await run(cohort, out, { perturbation: 'device', seed: 7 });
     expect([reseeded.skipped, reseeded.explained]).toEqual([1, 0]);
     expect(await runJson()).toMatchObject({ seed: 7 });
+  });
+});
+
+describe('a model grid smaller than the atlas (--grid)', () => {
+  it('the regions it loses are named once for the run, and not ranked', async () => {
+    const w = await oracleWorld();
+    // The middle 45×54×45 of the MNI 2 mm grid: the poles and the cerebellum fall outside.
+    const dims: Volume['dims'] = [45, 54, 45];
+    const affine = w.volume.affine.map((row) => [
+      row[0],
+      row[1],
+      row[2],
+      row[3] + row[0] * 23 + row[1] * 27 + row[2] * 23,
+    ]) as Volume['affine'];
+    const grid = join(fx.dir, 'grid-small.nii.gz');
+    await writeVolume(grid, { dims, affine, data: new Float32Array(45 * 54 * 45) });
+    const model = join(fx.dir, 'small-oracle.onnx');
+    const n = 45 * 54 * 45;
+    await writeFile(
+      model,
+      buildLinearOracle({
+        inputShape: [1, 45, 54, 45],
+        weights: new Float32Array(n).fill(1 / n),
+        scale: 1,
+        bias: 0,
+        output: 'probabilities',
+      }),
+    );
+    const cohort = await cohortOf({ 'sub-a.nii.gz': 'sub-01.nii.gz' });
+    const events: RunEvent[] = [];
+    const summary = await runCohort({
+      cohort,
+      out: join(fx.dir, 'small-grid-out'),
+      model,
+      grid,
+      baseline: 'zero',
+      checkSpace: false,
+      onEvent: (e) => events.push(e),
+    });
+    const notes = events.flatMap((e) => (e.kind === 'note' ? [e.text] : []));
+    const lost = notes.filter((t) =>
+      /regions of atlas aal have no voxel on the volume's 45×54×45 grid/.test(t),
+    );
+    expect(lost).toHaveLength(1);
+    const missing = Number(/^(\d+) of 116/.exec(lost[0])![1]);
+    expect(missing).toBeGreaterThan(0);
+    // Ranked: the regions on the grid only (a lost one would read as a score of 0), in merge too.
+    expect(summary.regions).toHaveLength(116 - missing);
+    const merged = await runCli([
+      'merge',
+      join(fx.dir, 'small-grid-out'),
+      '--out',
+      join(fx.dir, 'small-grid-m'),
+    ]);
+    // (This model is blind to the perturbations: flat, exit 1; the table is what is compared.)
+    expect(merged.stderr).not.toMatch(/bug/);
+    expect(await readFile(join(fx.dir, 'small-grid-m', 'regions.csv'), 'utf8')).toBe(
+      await readFile(join(fx.dir, 'small-grid-out', 'regions.csv'), 'utf8'),
+    );
   });
 });
