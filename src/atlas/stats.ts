@@ -5,7 +5,7 @@
 import { AtlasError } from '../errors.js';
 import { resample } from '../volume/resample.js';
 import { sameGrid, type Grid, type Volume } from '../volume/volume.js';
-import { atlasFromVolume, type Atlas } from './atlas.js';
+import { atlasFromVolume, type Atlas, type Region } from './atlas.js';
 import type { Hemisphere } from './hemisphere.js';
 
 export interface RegionStats {
@@ -118,6 +118,12 @@ export function atlasOnGrid(atlas: Atlas, grid: Grid): Atlas {
     );
   }
   return { ...moved, notes };
+}
+
+/** The regions of `atlas` that `onGrid` (atlasOnGrid of it) lost: no voxel on that grid. */
+export function regionsLost(atlas: Atlas, onGrid: Atlas): Region[] {
+  const kept = new Set(onGrid.regions.map((r) => r.index));
+  return atlas.regions.filter((r) => !kept.has(r.index));
 }
 
 /** The median of `a` (reordering it): quickselect for the upper middle; for an even length,

@@ -6,17 +6,11 @@
  * subjects' maps, each divided by its own maximum, summed and normalized to a maximum of 1
  * (appendix A of the paper: "linearly integrated and normalized").
  */
-import { atlasOnGrid, type Atlas } from '../atlas/index.js';
+import { regionsLost, type Atlas } from '../atlas/index.js';
 import { Glas3dError } from '../errors.js';
 import { RANKED_REGION_COLUMNS } from '../report/explanation-files.js';
 import { formatDelimited, type Cell } from '../report/table.js';
-import {
-  readVolume,
-  writeFileAtomic,
-  writeVolume,
-  type Grid,
-  type Volume,
-} from '../volume/index.js';
+import { readVolume, writeFileAtomic, writeVolume, type Volume } from '../volume/index.js';
 import {
   cohortMapPath,
   readSubjectRegions,
@@ -111,13 +105,14 @@ async function subjectFile<T>(
 }
 
 /**
- * The atlas's regions that have a voxel on the model grid: the ones subjects are explained on.
- * A region the grid loses is not ranked (it would read as a score of 0, "no evidence"); the
- * regions keep the atlas's own centres, so results on the standard grids do not change.
+ * The atlas's regions that have a voxel on the model grid (`onGrid`: atlasOnGrid of the atlas):
+ * the ones subjects are explained on. A region the grid loses is not ranked (it would read as a
+ * score of 0, "no evidence"); the regions keep the atlas's own centres, so results on the
+ * standard grids do not change.
  */
-export function rankedAtlas(atlas: Atlas, grid: Grid): Atlas {
-  const kept = new Set(atlasOnGrid(atlas, grid).regions.map((r) => r.index));
-  return { ...atlas, regions: atlas.regions.filter((r) => kept.has(r.index)) };
+export function rankedAtlas(atlas: Atlas, onGrid: Atlas): Atlas {
+  const lost = new Set(regionsLost(atlas, onGrid));
+  return { ...atlas, regions: atlas.regions.filter((r) => !lost.has(r)) };
 }
 
 /** Per σ: each subject's region scores (atlas order), raw. */

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { cp, readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { loadAtlas } from '../atlas/index.js';
+import { atlasOnGrid, loadAtlas } from '../atlas/index.js';
 import { OptionError } from '../errors.js';
 import { formatDelimited } from '../report/table.js';
 import { writeFileAtomic } from '../volume/index.js';
@@ -24,7 +24,7 @@ import {
   type SubjectSidecar,
 } from './derivatives.js';
 import { lockHolder, lockOutput } from './out-lock.js';
-import { fingerprintOf, sha256File, type RunSettings } from './run.js';
+import { fingerprintOf, scanHasher, type RunSettings } from './run.js';
 import { discoverSubjects, isInside, parseShard, type Subject } from './subjects.js';
 
 /** A subject of the cohort (or control) folder that no shard finished or reported failed. */
@@ -170,7 +170,8 @@ async function discoverRecorded(
     };
     try {
       const subjects = await discoverSubjects(folder, bids);
-      // Outputs inside the folder are glas3d's own maps (each shard left its --out out).
+      // Outputs inside the folder are glas3d's own maps: discovery leaves out folders with a
+      // run.json, and these too before theirs is written (a merge cut short).
       discovered[group] = subjects.filter((s) => !outputs.some((o) => isInside(s.path, o)));
     } catch (e) {
       warnings.push(
@@ -314,12 +315,7 @@ async function mergeInto(out: string, shardDirs: readonly string[]): Promise<Mer
     if (subjects) inFolder[group] = new Map(subjects.map((s) => [s.id, s]));
   }
   // Each scan hashed once (streamed), and only where a sidecar names it.
-  const hashes = new Map<string, Promise<string | undefined>>();
-  const hashOf = (path: string) => {
-    let hash = hashes.get(path);
-    if (!hash) hashes.set(path, (hash = sha256File(path).catch(() => undefined)));
-    return hash;
-  };
+  const hashOf = scanHasher();
   const ids: Record<Group, Set<string>> = { cohort: new Set(), control: new Set() };
   // Results of a subject no longer in its folder, and results of another file or other bytes
   // than the subject's scan now (with the first shard folder holding them): neither is merged.
@@ -347,7 +343,9 @@ async function mergeInto(out: string, shardDirs: readonly string[]): Promise<Mer
       ),
     ),
   ];
-  for (let i = 0; i < named.length; i += 4) await Promise.all(named.slice(i, i + 4).map(hashOf));
+  for (let i = 0; i < named.length; i += 4)
+    await Promise.allSettled(named.slice(i, i + 4).map(hashOf)); // an unreadable one: not the same scan
+
   for (const { dir, ...byGroup } of finished) {
     for (const group of ['cohort', 'control'] as const) {
       for (const { id, sidecar } of byGroup[group]) {
@@ -429,14 +427,18 @@ async function mergeInto(out: string, shardDirs: readonly string[]): Promise<Mer
     name: first.atlas.name,
   });
   const sorted = (s: Set<string>) => [...s].sort();
-  const written = await writeCohortOutputs(out, rankedAtlas(atlas, first.grid), {
-    sigmaMm: first.sigmaMm,
-    cohort: sorted(ids.cohort),
-    control: sorted(ids.control),
-    bootstrap: first.bootstrap,
-    permutations: first.permutations,
-    seed: first.seed,
-  });
+  const written = await writeCohortOutputs(
+    out,
+    rankedAtlas(atlas, atlasOnGrid(atlas, first.grid)),
+    {
+      sigmaMm: first.sigmaMm,
+      cohort: sorted(ids.cohort),
+      control: sorted(ids.control),
+      bootstrap: first.bootstrap,
+      permutations: first.permutations,
+      seed: first.seed,
+    },
+  );
   return {
     out,
     cohort: ids.cohort.size,

@@ -193,6 +193,16 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** sha256File, each path read once (the promise kept): `hashOf(path)`. */
+export function scanHasher(): (path: string) => Promise<string> {
+  const hashes = new Map<string, Promise<string>>();
+  return (path) => {
+    let hash = hashes.get(path);
+    if (!hash) hashes.set(path, (hash = sha256File(path)));
+    return hash;
+  };
+}
+
 /** The run's settings, as recorded in run.json and fingerprinted into every sidecar. */
 export interface RunSettings {
   glas3dVersion: string;
@@ -418,12 +428,7 @@ async function runWith(
   }
   const normalize = options.normalize ?? 'none';
   // Each scan's sha256, computed once: a subject is reused only if its scan is unchanged.
-  const hashes = new Map<string, Promise<string>>();
-  const hashOf = (path: string) => {
-    let hash = hashes.get(path);
-    if (!hash) hashes.set(path, (hash = sha256File(path)));
-    return hash;
-  };
+  const hashOf = scanHasher();
   const settings: RunSettings = {
     glas3dVersion: GLAS3D_VERSION,
     model: {
@@ -618,7 +623,7 @@ async function runWith(
   let regions: CohortRegionRow[] = [];
   const files = [join(out, 'errors.tsv')];
   if (shard.count === 1) {
-    const written = await writeCohortOutputs(out, rankedAtlas(atlas, grid), {
+    const written = await writeCohortOutputs(out, rankedAtlas(atlas, atlasGrid), {
       sigmaMm: settings.sigmaMm,
       cohort: finished.cohort,
       control: finished.control,

@@ -7,6 +7,7 @@ import {
   atlasOnGrid,
   loadAtlas,
   regionStats,
+  regionsLost,
   type Atlas,
   type Hemisphere,
 } from '../atlas/index.js';
@@ -310,10 +311,7 @@ export async function explain(
       ? [positionWarning(name, atlas, onGrid)]
       : storageWarnings(volume);
     const warnings = [...placement, ...missingRegionWarnings(atlas, onGrid, volume), ...flat];
-    const kept = new Set(onGrid.regions.map((r) => r.index));
-    const notExplained = atlas.regions
-      .filter((r) => !kept.has(r.index))
-      .map(({ index, name }) => ({ index, name }));
+    const notExplained = regionsLost(atlas, onGrid).map(({ index, name }) => ({ index, name }));
     return {
       targetClass: result.targetClass,
       probability: result.pOriginal,
@@ -366,8 +364,7 @@ const REGIONS_NAMED = 5;
  * regions.csv: say how many and which, and how many lie outside the volume's field of view.
  */
 export function missingRegionWarnings(atlas: Atlas, onGrid: Atlas, grid: Grid): string[] {
-  const kept = new Set(onGrid.regions.map((r) => r.index));
-  const missing = atlas.regions.filter((r) => !kept.has(r.index));
+  const missing = regionsLost(atlas, onGrid);
   if (missing.length === 0) return [];
   const shown = missing
     .slice(0, REGIONS_NAMED)

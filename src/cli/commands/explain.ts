@@ -8,7 +8,7 @@ import { explain } from '../../explain/explain-volume.js';
 import { OptionError } from '../../errors.js';
 import { DEVICE_CHOICES, LAYOUTS, type DeviceChoice } from '../../model/index.js';
 import { writeExplanation } from '../../report/explanation-files.js';
-import { checkOneVolume, readVolume } from '../../volume/index.js';
+import { readVolume } from '../../volume/index.js';
 import { fixed, formatTable, num, scoreColumn } from '../format.js';
 import type { CliIo } from '../io.js';
 import { checkOutDir } from '../out-dir.js';
@@ -78,8 +78,6 @@ export function register(program: Command, io: CliIo): void {
     .action(async (volumePath: string, flags: ExplainFlags) => {
       await checkOutDir('--out', flags.out);
       const volume = await readVolume(volumePath);
-      // Before the atlas and model are loaded: a 4-D file is refused as glas3d run refuses it.
-      checkOneVolume(volume, volumePath);
       const atlas = await loadAtlas(flags.atlas, { names: flags.names, template: flags.template });
       const baseline = await baselineFromFlag(flags.baseline);
       const progress = flags.quiet ? undefined : progressReporter(io, 'explain');
