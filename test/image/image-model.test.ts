@@ -138,7 +138,7 @@ describe('image models with symbolic dims', () => {
     }
   });
 
-  it('--device auto with one load per photo size: picks the device once, and each JSON says where it ran', async () => {
+  it('--device auto with one load per photo size: one note of the device taken, and each JSON says where it ran', async () => {
     const model = await redModel('dyn_hw_auto', ['N', 3, 'H', 'W'], 1);
     const photos = path.join(dir, 'sizes-auto');
     await mkdir(photos);
