@@ -19,7 +19,8 @@
  *
  * Options: --devices cpu,webgpu,cuda  --cases 3d,2d,2d-float  --images N (photos per 2-D run, default 2)
  *   --batch N (default: probed, largest useful power of two ≤ --max-batch; default 64 for the JS
- *   path, and for the graph path onnxruntime's cap: 64 on the CPU, 256 on a GPU)
+ *   path, and for the graph path the library's probe: up to 64 on the CPU, and on a GPU every
+ *   power up to 512)
  *   --threads N  --data DIR (MobileNet and photos; default ../shared/data/imagenet)
  *   --out FILE.json (rewritten after every row)  --budget-s S (start no row after S s; 420)
  *   --row-s S (a row whose cold run takes longer skips its warm run, and a row is abandoned
@@ -489,7 +490,7 @@ async function graphRow(c: Case, device: Device): Promise<Row> {
   const classifier = await loadInGraphClassifier(c.model, {
     device,
     batchSize: fixedBatch,
-    // The library's cap (64 on the CPU, 256 on a GPU) unless --max-batch is given.
+    // The library's cap (64 on the CPU, 512 on a GPU) unless --max-batch is given.
     probe: maxBatchOption === undefined ? {} : { max: maxBatch },
     intraOpNumThreads: threads,
     modelName: c.modelName,
@@ -502,7 +503,8 @@ async function graphRow(c: Case, device: Device): Promise<Row> {
     const calls = 1 + Math.ceil((times.passes - 1) / batch);
     const perturbPerCall = await devicePerturbMs(device, c, batch);
     const transferPerCall = device === 'cpu' ? 0 : await transferMs(device, c.sampleShape, 1);
-    // Eq. 3 runs where the classifier puts it: on the device for GPU providers.
+    // Eq. 3 runs where the classifier puts it: on the device for GPU providers, unless the map is
+    // small (DEVICE_FUSION_MIN_TERMS).
     const fusionS =
       (classifier.fuseMap
         ? await deviceFusionMs(classifier.fuseMap, c, runs.results[0])

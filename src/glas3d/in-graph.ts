@@ -67,8 +67,8 @@ export interface PerturbingClassifier {
    */
   predictPerturbed(rows: PerturbationRows, n: number): Promise<Float32Array>;
   /**
-   * Eq. 3 on the classifier's device, when it can (a GPU: the map is a matrix product there).
-   * Without it, fuseMap runs on the host. Float32 where fuseMap sums in double: the weights are
+   * Eq. 3 on the classifier's device, when it can (a GPU: the map is a matrix product there;
+   * maps too small to gain stay on the host). Without it, fuseMap runs on the host. Float32 where fuseMap sums in double: the weights are
    * never negative, so the map differs by at most (points)·2^-24 relative, in practice ~1e-7.
    */
   fuseMap?(input: FusionInput): Promise<Float32Array>;

@@ -27,8 +27,7 @@ import type { FusionInput } from '../glas3d/fusion.js';
 import type { ResponseKind } from '../glas3d/classifier.js';
 import { responsesOf, type Activation } from './activation.js';
 import {
-  DEFAULT_MAX_BATCH,
-  GPU_MAX_BATCH,
+  maxBatchFor,
   probeBatchSize,
   type BatchProbeOptions,
   type BatchProbeResult,
@@ -520,7 +519,7 @@ export async function probeInGraphBatchSize(
   classifier: InGraphOnnxClassifier,
   options: BatchProbeOptions = {},
 ): Promise<BatchProbeResult> {
-  const max = options.max ?? (classifier.device === 'cpu' ? DEFAULT_MAX_BATCH : GPU_MAX_BATCH);
+  const max = options.max ?? maxBatchFor(classifier.device, 4 * product(classifier.inputShape));
   const rank = classifier.gridAxes.length;
   const centre = classifier.gridAxes.map((t) => (classifier.inputShape[t] - 1) / 2);
   classifier.setSample(
@@ -540,7 +539,7 @@ export async function probeInGraphBatchSize(
         classifier.setBatchSize(n);
         return classifier.predictPerturbed(rows, n);
       },
-      { ...options, max },
+      { exhaustive: classifier.device !== 'cpu', ...options, max },
     );
   } finally {
     classifier.setBatchSize(before);

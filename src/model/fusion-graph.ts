@@ -6,10 +6,10 @@
  * which a GPU does in about a millisecond where the host's exact double loop takes ~0.15 s for 116
  * points on 91×109×91 (measured on an H200 host, bench:gpu). Float32 on the device: the weights
  * are never negative, so each voxel differs from the double sum by at most (points)·2^-24
- * relative (tested against fuseMap).
+ * relative (tested against fuseMap). Small maps stay on the host (DEVICE_FUSION_MIN_TERMS).
  */
 import * as ort from 'onnxruntime-node';
-import type { FusionInput } from '../glas3d/fusion.js';
+import { fuseMap, type FusionInput } from '../glas3d/fusion.js';
 import { gaussianFactorInto } from '../glas3d/masks.js';
 import { GraphBuilder } from './onnx-graph.js';
 import { sessionOptions, type Device } from './session-options.js';
@@ -38,6 +38,14 @@ export function buildFusionGraph(gridDims: readonly number[], points: number): U
   return g.toBytes();
 }
 
+/**
+ * Maps of fewer point·voxel terms are fused on the host (fuseMap, exact): a device run costs
+ * about 7 ms however small the map (WebGPU on an H100: 0.007 s per 224² photo with 225 points),
+ * the host's kernel 0.2–0.4 ns per term (that photo: 1 ms on the H100's host, 4.5 ms on a 2-core
+ * machine; 91×109×91 with 116 points, 1.05·10⁸ terms: 17 ms there, 0.009 s on the device).
+ */
+export const DEVICE_FUSION_MIN_TERMS = 2e7;
+
 /** Fuses maps on one device, one cached session per (grid, point count). */
 export class DeviceFusion {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
@@ -45,11 +53,14 @@ export class DeviceFusion {
   constructor(
     readonly device: Device,
     private readonly threads: number,
+    /** Maps with fewer points × voxels than this are fused on the host. */
+    private readonly minTerms = DEVICE_FUSION_MIN_TERMS,
   ) {}
 
   async fuse(input: FusionInput): Promise<Float32Array> {
     const { gridDims, spacing, points, weights, sigmaSpatial } = input;
     const count = points.length;
+    if (count * gridDims.reduce((p, d) => p * d, 1) < this.minTerms) return fuseMap(input);
     const key = `${gridDims.join('x')}/${count}`;
     let session = this.sessions.get(key);
     if (!session) {

@@ -63,6 +63,8 @@ export {
 export {
   DEFAULT_MAX_BATCH,
   GPU_MAX_BATCH,
+  GPU_MAX_BATCH_BYTES,
+  maxBatchFor,
   probeBatchSize,
   probeClassifierBatchSize,
   withBatchSize,
@@ -88,5 +90,5 @@ export {
   type ModelSource,
 } from './dequantize.js';
 export { sessionOptions } from './session-options.js';
-export { buildFusionGraph, DeviceFusion } from './fusion-graph.js';
+export { buildFusionGraph, DeviceFusion, DEVICE_FUSION_MIN_TERMS } from './fusion-graph.js';
 export { rewriteForWebGpu } from './gpu-rewrite.js';

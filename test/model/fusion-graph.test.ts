@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { fuseMap, type FusionInput } from '../../src/glas3d/index.js';
-import { DeviceFusion } from '../../src/model/index.js';
+import { DEVICE_FUSION_MIN_TERMS, DeviceFusion } from '../../src/model/index.js';
 
 function seeded(seed: number): () => number {
   let s = seed >>> 0;
@@ -28,7 +28,7 @@ function randomInput(
 }
 
 describe('DeviceFusion (eq. 3 in an ONNX graph)', () => {
-  const fusion = new DeviceFusion('cpu', 2);
+  const fusion = new DeviceFusion('cpu', 2, 0); // every map through the graph
   afterAll(() => fusion.dispose());
 
   for (const [label, dims, spacing, count] of [
@@ -52,4 +52,24 @@ describe('DeviceFusion (eq. 3 in an ONNX graph)', () => {
       expect(max).toBeGreaterThan(1.5 * mean);
     });
   }
+
+  it('keeps maps below DEVICE_FUSION_MIN_TERMS on the host, exactly', async () => {
+    const input = randomInput([23, 19, 17], [2, 1.5, 3], 40, 9);
+    const terms = 40 * 23 * 19 * 17;
+    const want = fuseMap(input);
+    const small = new DeviceFusion('cpu', 2, terms + 1);
+    const large = new DeviceFusion('cpu', 2, terms);
+    try {
+      expect(await small.fuse(input)).toEqual(want);
+      // At the threshold the graph runs: float32 sums, so some voxel differs from the double sum.
+      const viaGraph = await large.fuse(input);
+      expect(viaGraph.some((v, i) => v !== want[i])).toBe(true);
+    } finally {
+      await small.dispose();
+      await large.dispose();
+    }
+    // A 224² photo with a 15×15 grid stays on the host; a 2 mm MNI volume with 116 points does not.
+    expect(224 * 224 * 225).toBeLessThan(DEVICE_FUSION_MIN_TERMS);
+    expect(91 * 109 * 91 * 116).toBeGreaterThanOrEqual(DEVICE_FUSION_MIN_TERMS);
+  });
 });

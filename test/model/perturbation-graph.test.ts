@@ -32,6 +32,7 @@ import {
   loadOnnxClassifierOn,
   prepareCombinedModel,
   probeBatchSize,
+  maxBatchFor,
   withBatchSize,
   type InGraphOnnxClassifier,
   type OnnxClassifier,
@@ -494,6 +495,52 @@ describe('batch size probe', () => {
     expect(result).toMatchObject({ batchSize: 4, stoppedBy: 'error' });
     expect(result.trials.at(-1)).toEqual({ batchSize: 8, error: 'out of memory at 8' });
     await expect(probeBatchSize(fake(1, 1, 1).run)).rejects.toThrow('out of memory at 1');
+  });
+
+  it('exhaustive (GPUs): tries every size to the cap and keeps the largest near the fastest', async () => {
+    // Per sample on this fake: 1→10, 2→6, 4→5.5, 8→5.9, 16→5.2, 32→5.6: not monotone, as on a GPU.
+    const perSample = new Map([
+      [1, 10],
+      [2, 6],
+      [4, 5.5],
+      [8, 5.9],
+      [16, 5.2],
+      [32, 5.6],
+    ]);
+    let t = 0;
+    const run = async (n: number) => {
+      t += perSample.get(n)! * n;
+    };
+    const greedy = await probeBatchSize(run, { clock: () => t, max: 32 });
+    expect(greedy).toMatchObject({ batchSize: 2, stoppedBy: 'no-gain' });
+    const all = await probeBatchSize(run, { clock: () => t, max: 32, exhaustive: true });
+    expect(all.trials.map((x) => x.batchSize)).toEqual([1, 2, 4, 8, 16, 32]);
+    // Fastest 5.2 at 16; 32 (5.6) is within 10% of it, so the larger wins.
+    expect(all).toMatchObject({ batchSize: 32, stoppedBy: 'cap' });
+    expect(
+      (await probeBatchSize(run, { clock: () => t, max: 32, exhaustive: true, minGain: 0.05 }))
+        .batchSize,
+    ).toBe(16);
+    // A failure ends it, keeping the best of the sizes that ran.
+    const failing = async (n: number) => {
+      if (n >= 32) throw new Error('out of memory');
+      await run(n);
+    };
+    expect(
+      await probeBatchSize(failing, { clock: () => t, max: 64, exhaustive: true }),
+    ).toMatchObject({
+      batchSize: 16,
+      stoppedBy: 'error',
+    });
+  });
+
+  it("a GPU probe's cap: up to 512, at most 1 GiB of float32 input per batch", () => {
+    const bytes = (shape: number[]) => 4 * shape.reduce((p, d) => p * d, 1);
+    expect(maxBatchFor('cpu', bytes([3, 224, 224]))).toBe(64);
+    expect(maxBatchFor('webgpu', bytes([3, 224, 224]))).toBe(512); // 512 × 0.6 MB
+    expect(maxBatchFor('webgpu', bytes([1, 91, 109, 91]))).toBe(256); // 256 × 3.6 MB = 0.92 GB
+    expect(maxBatchFor('cuda', bytes([1, 256, 256, 256]))).toBe(16); // 16 × 67 MB = 1.07e9 B
+    expect(maxBatchFor('webgpu', 2 ** 31)).toBe(1); // one sample over the budget still runs alone
   });
 
   it('probes a real in-graph model when no batch size is given', async () => {
