@@ -4,17 +4,24 @@ import type { GlasResult } from '../glas3d/glas.js';
 import type { GlasMode } from '../glas3d/validate.js';
 import type { Activation } from './activation.js';
 
-/** A probability this close to 0 or 1 is saturated: float32 barely moves it. */
-const SATURATED = 1e-6;
+/** The float type whose rounding (8 units in the last place) is `responseNoise`. */
+function outputPrecision(responseNoise: number): string {
+  return responseNoise >= 2 ** -7 ? 'float16' : responseNoise <= 2 ** -49 ? 'float64' : 'float32';
+}
 
-/** The likely cause of a flat explanation, and what to do about it. */
+/**
+ * The likely cause of a flat explanation, and what to do about it. A probability within the
+ * output's rounding (`responseNoise`, OnnxClassifier's; default float32's 2⁻²⁰) of 0 or 1 is
+ * saturated: its float type barely moves it.
+ */
 export function flatHint(
   activation: Activation,
   reference: number,
   inputOption = '--normalize',
+  responseNoise = 2 ** -20,
 ): string {
   const saturated =
-    activation !== 'identity' && (reference <= SATURATED || reference >= 1 - SATURATED);
+    activation !== 'identity' && (reference <= responseNoise || reference >= 1 - responseNoise);
   if (saturated && activation === 'sigmoid')
     return (
       "The model's one output is read as a logit, and its sigmoid saturates (beyond about ±17): " +
@@ -23,7 +30,7 @@ export function flatHint(
     );
   if (saturated)
     return (
-      `P = ${reference.toPrecision(8)} is saturated (float32 cannot resolve smaller changes there): ` +
+      `P = ${reference.toPrecision(8)} is saturated (a ${outputPrecision(responseNoise)} output cannot resolve smaller changes there): ` +
       `a very confident prediction, or input unlike the training data (check ${inputOption}).`
     );
   return 'The model does not respond to these perturbations: try a larger σ or another baseline.';
@@ -46,7 +53,7 @@ export function flatWarnings(
     const why = flatResponses(s, mode, result.pOriginal, responseNoise);
     if (why)
       warnings.push(
-        `${label(i)}: the explanation is flat, its ranking rounding noise: ${why}. ${flatHint(activation, result.pOriginal, inputOption)}`,
+        `${label(i)}: the explanation is flat, its ranking rounding noise: ${why}. ${flatHint(activation, result.pOriginal, inputOption, responseNoise)}`,
       );
   });
   return warnings;

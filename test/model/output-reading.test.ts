@@ -137,6 +137,11 @@ describe('the hint of a flat explanation', () => {
     );
     expect(flatHint('sigmoid', 0.6)).toMatch(/does not respond/); // not saturated: not the logit
     expect(flatHint('identity', 70)).toMatch(/does not respond/);
+    // A float16 output saturates far sooner: 0.995 is within its 8 ulps (2⁻⁷) of 1, not float32's.
+    expect(flatHint('auto', 0.995)).toMatch(/does not respond/);
+    expect(flatHint('auto', 0.995, '--normalize', 2 ** -7)).toMatch(
+      /^P = 0\.99500000 is saturated \(a float16 output cannot resolve/,
+    );
   });
 });
 
