@@ -41,3 +41,5 @@ export type { SearchPoint } from './search-points.js';
 export { gridSearchPoints, searchPointsFromList } from './search-points.js';
 export { argmaxRow, checkProbabilities, ForwardPassRunner } from './forward.js';
 export { flatResponses, RESPONSE_NOISE } from './flat.js';
+export type { PerturbationRows, PerturbingClassifier } from './in-graph.js';
+export { perturbAndFuseInGraph, perturbInJs, runGlasInGraph } from './in-graph.js';
