@@ -3,12 +3,14 @@
  * the volume's grid and a ranked region table. The glue between volume, atlas, model and the
  * dimension-generic engine; it reads no files of its own beyond what its options name.
  */
+import { resolve } from 'node:path';
 import {
   atlasOnGrid,
   loadAtlas,
   regionStats,
   regionsLost,
   type Atlas,
+  type AtlasSource,
   type Hemisphere,
 } from '../atlas/index.js';
 import { AtlasError, ModelError, NiftiError, OptionError } from '../errors.js';
@@ -137,6 +139,8 @@ export interface Explanation {
   baseline: string;
   normalize: IntensityNormalization;
   atlas: string;
+  /** The atlas's files as absolute paths (absent for one built in memory): what a viewer shows. */
+  atlasSource?: AtlasSource;
   maps: SigmaExplanation[];
   recursive?: RecursiveExplanation;
   forwardPasses: number;
@@ -320,6 +324,7 @@ export async function explain(
       baseline: typeof baselineSpec === 'string' ? baselineSpec : 'volume',
       normalize: normalization,
       atlas: atlas.name,
+      ...(atlasFiles(atlas) && { atlasSource: atlasFiles(atlas) }),
       maps,
       recursive,
       forwardPasses,
@@ -339,6 +344,12 @@ export async function explain(
  * The atlas on the volume's grid. When no region is left there and the volume's header does not
  * place it (no sform, no qform), the error names that cause, not a mismatch of spaces.
  */
+/** An atlas's label and names files as absolute paths; undefined when it was built in memory. */
+function atlasFiles({ source }: Atlas): AtlasSource | undefined {
+  if (source.labels.startsWith('(')) return undefined; // "(labels in memory)"
+  return { labels: resolve(source.labels), ...(source.names && { names: resolve(source.names) }) };
+}
+
 function atlasOnVolume(atlas: Atlas, volume: Volume, name: string): Atlas {
   try {
     return atlasOnGrid(atlas, volume);

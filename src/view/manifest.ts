@@ -267,7 +267,15 @@ function recordedAtlas(
   notes: string[],
 ): AtlasFiles | undefined {
   const spec = typeof recorded === 'string' ? { name: recorded, labels: recorded } : recorded;
-  if (!spec || spec.name === 'aal' || spec.labels === 'aal') return undefined;
+  // The bundled AAL (recorded by name, or by its own path); a label image named aal.nii.gz
+  // elsewhere is another atlas.
+  const bundled = (path?: string) =>
+    !path ||
+    path === 'aal' ||
+    path === aalFiles().labels ||
+    /atlases[\\/]aal[\\/]aal\.nii\.gz$/.test(path);
+  if (!spec || spec.labels === 'aal' || (spec.name === 'aal' && bundled(spec.labels)))
+    return undefined;
   if (spec.labels && existsSync(spec.labels)) {
     return {
       name: spec.name ?? basename(spec.labels).replace(NIFTI, ''),
@@ -620,7 +628,14 @@ async function buildExplain(table: FileTable): Promise<ViewManifest> {
     if (url) maps.push({ sigmaMm: sigmaMm[i], url });
   }
   const volume = typeof summary.volume === 'string' ? summary.volume : undefined;
-  const atlas = recordedAtlas(summary.atlas as string | undefined, table.notes);
+  // explain records its atlas files beside the name (atlasSource); older folders only the name.
+  const source = summary.atlasSource as { labels?: string; names?: string } | undefined;
+  const atlas = recordedAtlas(
+    source?.labels
+      ? { name: summary.atlas as string | undefined, ...source }
+      : (summary.atlas as string | undefined),
+    table.notes,
+  );
   const warnings = warningsOf(summary);
   table.notes.push(...warnings);
   const subject: ViewSubject = {

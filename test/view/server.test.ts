@@ -22,7 +22,7 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadAal } from '../../src/atlas/index.js';
+import { loadAal, loadAtlas } from '../../src/atlas/index.js';
 import { LOCK_FILE } from '../../src/cohort/out-lock.js';
 import { explain } from '../../src/explain/explain-volume.js';
 import { writeExplanation } from '../../src/report/explanation-files.js';
@@ -363,6 +363,36 @@ describe('the manifest of a glas3d explain folder', () => {
     expect(m.regions[0]).toMatchObject({ rank: 1, index: TARGETS[0], pointKind: 'search' });
     expect(m.regions[0].shadowDelta).toBeTypeOf('number');
     expect([...built.files.keys()]).toContain('/results/saliency_sigma-10.nii.gz');
+  });
+
+  it('a label-image atlas (even one named aal.nii.gz) is the atlas the viewer shows, not AAL', async () => {
+    const w = await oracleWorld();
+    const volume = join(run.dir, 'cohort', 'sub-01.nii.gz');
+    const model = linearOracle(w, regionWeights(w, { [TARGETS[0]]: 1 }));
+    // AAL's labels under other names: the viewer must show these names, from these files.
+    const atlasDir = await mkdtemp(join(tmpdir(), 'glas3d-view-atlas-'));
+    const aal = await loadAal();
+    const labels = join(atlasDir, 'aal.nii.gz');
+    await cp(aal.source.labels, labels);
+    const names = join(atlasDir, 'names.txt');
+    const renamed = (await readFile(aal.source.names!, 'utf8')).replace(
+      /^(\d+) (\S+)/gm,
+      '$1 My_$2',
+    );
+    await writeFile(names, renamed);
+    const dir = await mkdtemp(join(tmpdir(), 'glas3d-view-explain-'));
+    const explanation = await explain(volume, {
+      model,
+      atlas: await loadAtlas(labels, { names }),
+      sigmaMm: [10],
+      baseline: 'zero',
+    });
+    expect(explanation.atlasSource).toEqual({ labels, names });
+    await writeExplanation(dir, explanation, { volume });
+    const m = (await buildManifest(dir)).manifest;
+    expect(m.notes.join(' ')).not.toMatch(/showing AAL/);
+    expect(m.atlas.regions).toHaveLength(116);
+    expect(m.atlas.regions.every((r) => r.name.startsWith('My_'))).toBe(true);
   });
 
   it('a regression explained as a value (--activation identity) is marked as a raw output', async () => {
