@@ -45,9 +45,15 @@ export function channelsError(
   model: string,
   shape: readonly IoDim[],
   channels: number,
+  layout?: Layout,
 ): ModelError {
+  // A --layout that reads the wrong end: the other end holds 3 (or may).
+  const other = layout === 'NCHW' ? shape[3] : layout === 'NHWC' ? shape[1] : undefined;
+  const fix = layout === 'NCHW' ? 'NHWC' : 'NCHW';
   const advice =
-    channels === 1
+    other !== undefined && (isSymbolic(other) || other === 3)
+      ? `with --layout ${layout} its channels are read from the wrong axis; the input fits ${fix}: use --layout ${fix}, or leave --layout out`
+      : channels === 1
       ? 'export a model that takes RGB, e.g. with the grey conversion inside it (x.mean(dim=1, keepdim=True) in front of the grey network; glas3d gives a grey photo 3 equal channels)'
       : 'export a model that takes 3 channels (RGB)';
   return new ModelError(
@@ -80,7 +86,7 @@ export async function imageModelPlan(
           ? 1
           : undefined;
   if (channelEnd !== undefined && !isSymbolic(channelEnd) && channelEnd !== 3)
-    throw channelsError(modelName, shape, channelEnd);
+    throw channelsError(modelName, shape, channelEnd, layout);
   const grid = preprocessedGrid(preprocess);
   const perSize = sample.some(isSymbolic) && grid === undefined;
   if (layout !== undefined || !sample.some(isSymbolic) || channelEnd === 3)

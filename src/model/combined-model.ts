@@ -311,7 +311,9 @@ export const PERTURBATION_SITES: readonly PerturbationSite[] = ['host', 'device'
  * Where copies are best made for `model` on `device`: on the host on the CPU (exact, and as fast);
  * inside the graph on a GPU (only centres and σ travel; H100: 0.20 vs 1.05 s per subject) —
  * except for quantized models, whose QLinear operators have no GPU kernels (see dequantize.ts),
- * so they run on the CPU anyway and the host path is faster (H100: 0.42 vs 0.62 s per image).
+ * so they run on the CPU anyway and the host path is faster (H100: 0.42 vs 0.62 s per image) —
+ * and except for models whose weights lie in an external data file, which a combined model
+ * cannot reach (see perturbation-graph.ts).
  */
 export async function preferredPerturbationSite(
   device: Device,
@@ -322,10 +324,29 @@ export async function preferredPerturbationSite(
 
 /**
  * preferredPerturbationSite for what `source` runs: a float twin is not quantized. A source whose
- * model was not looked at (modelSource without `inspect` or `dequantize`) counts as not quantized.
+ * model was not looked at (modelSource without `inspect` or `dequantize`) counts as not quantized
+ * and without external data.
  */
 export const sourcePerturbationSite = (device: Device, source: ModelSource): PerturbationSite =>
-  device === 'cpu' || (source.quantized && !source.dequantized) ? 'host' : 'device';
+  device === 'cpu' || (source.quantized && !source.dequantized) || source.externalData
+    ? 'host'
+    : 'device';
+
+/**
+ * Why the copies are made on the host on a GPU although the graph is the usual site: the model's
+ * weights lie in an external data file (when `perturbation` was not asked for).
+ */
+export function externalDataNotes(
+  source: ModelSource,
+  device: Device,
+  perturbation?: PerturbationSite,
+): string[] {
+  return source.externalData && device !== 'cpu' && perturbation === undefined
+    ? [
+        `${source.name} keeps its weights in an external data file, which a model with GLAS's perturbation joined in front cannot reach: the perturbed copies are made on the host (--perturbation host); save the model with its weights inside for the faster in-graph path`,
+      ]
+    : [];
+}
 
 /**
  * Loads `model` (path or bytes) with GLAS's perturbation joined in front of it, on the chosen
@@ -482,6 +503,7 @@ export async function loadClassifiers(
     ...(choice === 'auto' ? [started.note] : []),
     ...(classifier.outputNote ? [classifier.outputNote] : []),
     ...dequantizeNotes(source, classifier.device, loadOptions.dequantize, perturbation),
+    ...externalDataNotes(source, classifier.device, perturbation),
   ];
   let inGraph: InGraphOnnxClassifier | undefined;
   try {

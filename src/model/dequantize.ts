@@ -29,11 +29,17 @@ export const QUANTIZED_OPS = [
 
 /** Whether the model holds any operator of QUANTIZED_OPS. */
 export function isQuantizedModel(bytes: Uint8Array): boolean {
-  const model = onnx.ModelProto.decode(bytes);
-  return (model.graph?.node ?? []).some((n) =>
+  return isQuantizedProto(onnx.ModelProto.decode(bytes));
+}
+
+const isQuantizedProto = (model: OnnxTypes.IModelProto): boolean =>
+  (model.graph?.node ?? []).some((n) =>
     (QUANTIZED_OPS as readonly string[]).includes(n.opType ?? ''),
   );
-}
+
+/** Whether a model keeps some initializer in an external data file (model.onnx.data). */
+const hasExternalData = (model: OnnxTypes.IModelProto): boolean =>
+  (model.graph?.initializer ?? []).some((t) => t.dataLocation === 1);
 
 /** Values of an int8/uint8/int32/float initializer as numbers. */
 function tensorValues(t: OnnxTypes.ITensorProto): Float64Array {
@@ -233,6 +239,11 @@ export interface ModelSource {
   readonly quantized?: boolean;
   /** `model` is the float twin of the quantized model given. */
   readonly dequantized: boolean;
+  /**
+   * Whether the model given keeps weights in an external data file, which a combined model
+   * cannot reach; undefined when it was not looked at.
+   */
+  readonly externalData?: boolean;
 }
 
 /**
@@ -251,14 +262,23 @@ export async function modelSource(
   // A file that cannot be read is left to the loader, which says why.
   if (!bytes) return { model, name, dequantized: false };
   let quantized = false;
+  let externalData = false;
   try {
-    quantized = isQuantizedModel(new Uint8Array(bytes));
+    const proto = onnx.ModelProto.decode(new Uint8Array(bytes));
+    quantized = isQuantizedProto(proto);
+    externalData = hasExternalData(proto);
   } catch {
     // Not an ONNX model: the session says so, with the usual message.
   }
   return options.dequantize && quantized
-    ? { model: dequantizeModel(new Uint8Array(bytes), name), name, quantized, dequantized: true }
-    : { model, name, quantized, dequantized: false };
+    ? {
+        model: dequantizeModel(new Uint8Array(bytes), name),
+        name,
+        quantized,
+        dequantized: true,
+        externalData,
+      }
+    : { model, name, quantized, dequantized: false, externalData };
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
+import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
   DeviceUnavailableError,
@@ -181,6 +182,11 @@ async function createSession(
     }
     const unsupported = unsupportedModelText(errorText(e));
     if (unsupported) throw new ModelError(`${modelName} ${unsupported}`);
+    const missing = missingExternalData(errorText(e));
+    if (missing)
+      throw new ModelError(
+        `${modelName} keeps its weights in an external data file, ${basename(missing)}, which is missing (onnxruntime looked for ${missing}): it must sit beside the model, as saved with it (or save the model with its weights inside).`,
+      );
     const size =
       typeof model === 'string'
         ? await stat(model).then(
@@ -194,6 +200,11 @@ async function createSession(
         : `${modelName} is not a valid ONNX model (${size} bytes; a truncated or non-ONNX file?): ${errorText(e)}`,
     );
   }
+}
+
+/** The external data file onnxruntime looked for and did not find, from its error text. */
+function missingExternalData(text: string): string | undefined {
+  return /External data path does not exist: "([^"]+)"/.exec(text)?.[1];
 }
 
 /**
@@ -304,6 +315,31 @@ function isChannellessVolume(sample: readonly number[], options: OnnxClassifierO
   const isGrid = (order: readonly number[]) => order.every((d, i) => d === sample[i]);
   const imageLike = isChannelCount(sample[0]) || isChannelCount(sample[2]);
   return isGrid(grid.dims) || isGrid([...grid.dims].reverse()) || !imageLike;
+}
+
+/**
+ * For a --layout that does not fit the model's sample (batch excluded): the layout that does (one
+ * channel for a volume, 3 for an image), or that the automatic one does, as advice; '' when none.
+ */
+function layoutFix(sample: readonly number[], options: OnnxClassifierOptions): string {
+  const given = options.layout;
+  if (given === undefined) return '';
+  const auto = { ...options, layout: undefined };
+  if (isChannellessVolume(sample, auto))
+    return `; the model input has no channel axis, which glas3d feeds as one channel: leave --layout out`;
+  const wanted = sample.length === 4 ? 1 : 3;
+  const fits = LAYOUTS.filter((l) => {
+    if (l === given || spatialRank(l) + 1 !== sample.length) return false;
+    return gridAxesOf(l, defaultAxisOrder(l), sample).channels === wanted;
+  });
+  let inferred: Layout | undefined;
+  try {
+    inferred = inferLayout(sample);
+  } catch {
+    inferred = undefined;
+  }
+  const fix = fits.length === 1 ? fits[0] : inferred !== given ? inferred : undefined;
+  return fix ? `; the model input fits ${fix}: use --layout ${fix}, or leave --layout out` : '';
 }
 
 const isFloat = (o: TensorIo) =>
@@ -754,12 +790,17 @@ async function describe(
       axes = options.axes ?? defaultAxisOrder(layout);
       gridAxes = gridAxesOf(layout, axes, inputShape);
     } catch (e) {
-      if (e instanceof ModelError) throw new ModelError(`model ${modelName}: ${e.message}`);
+      if (e instanceof ModelError)
+        throw new ModelError(`model ${modelName}: ${e.message}${layoutFix(feedShape, options)}`);
       throw e;
     }
+    if (options.layout !== undefined && spatialRank(layout) === 3 && gridAxes.channels !== 1)
+      throw new ModelError(
+        `model ${modelName} wants ${gridAxes.channels} channels per voxel under --layout ${layout} (sample [${inputShape}]) but a volume has 1${layoutFix(feedShape, options)}`,
+      );
   } else if (options.layout !== undefined) {
     throw new ModelError(
-      `model ${modelName} takes samples of shape [${inputShape}]; layout ${options.layout} needs a sample of rank ${spatialRank(options.layout) + 1}`,
+      `model ${modelName} takes samples of shape [${inputShape}]; layout ${options.layout} needs a sample of rank ${spatialRank(options.layout) + 1}${layoutFix(feedShape, options)}`,
     );
   }
 

@@ -342,12 +342,12 @@ export function combineWithPerturbation(
   const opsetVersion = opset ? Number(opset.version?.toString() ?? 0) : 0;
   if (opset && opsetVersion < MIN_OPSET)
     throw new ModelError(
-      `${modelName} uses ONNX opset ${opsetVersion}; in-graph perturbation needs opset ${MIN_OPSET} or later — re-export the model with a newer opset, or perturb in JS`,
+      `${modelName} uses ONNX opset ${opsetVersion}; in-graph perturbation needs opset ${MIN_OPSET} or later — re-export the model with a newer opset, or use --perturbation host`,
     );
   const external = (graph.initializer ?? []).find((t) => t.dataLocation === 1);
   if (external)
     throw new ModelError(
-      `${modelName} keeps initializer '${external.name}' in external data, which a combined model cannot reach; perturb in JS, or save the model with its weights inside`,
+      `${modelName} keeps initializer '${external.name}' in external data, which a combined model cannot reach; use --perturbation host, or save the model with its weights inside`,
     );
 
   const initializerNames = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));

@@ -19,7 +19,7 @@ import {
   loadOnnxClassifier,
   type OnnxClassifier,
 } from '../../src/model/index.js';
-import { randomArray } from './helpers.js';
+import { randomArray, rejection } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'glas3d-model-'));
 const opened: OnnxClassifier[] = [];
@@ -36,16 +36,6 @@ const volumeModel = () =>
     bias: 0,
     output: 'two-logits',
   });
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('model errors', () => {
   it('class out of range', async () => {

@@ -27,3 +27,13 @@ export function oracleP1(
   for (let i = 0; i < size; i++) dot += weights[i] * batch[k * size + i];
   return 1 / (1 + Math.exp(-(a * dot - b)));
 }
+
+/** The error a promise rejects with (fails the test if it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}
