@@ -166,6 +166,11 @@ async function discoverRecorded(
     const bids = {
       ...(group === 'cohort' &&
         first.group && { groupColumn: first.group.column, group: first.group.value }),
+      ...(group === 'control' &&
+        first.controlGroup && {
+          groupColumn: first.controlGroup.column,
+          group: first.controlGroup.value,
+        }),
       ...(first.space && { space: first.space }),
     };
     try {

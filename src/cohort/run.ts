@@ -101,6 +101,8 @@ export interface RunOptions {
   shard?: { index: number; count: number };
   groupColumn?: string;
   group?: string;
+  /** BIDS: the --control participants whose --group-column holds this value (needs --group). */
+  controlGroup?: string;
   /**
    * BIDS: explain each participant's T1w in this space (`MNI152NLin6Asym:res-2`: see parseSpace),
    * for the cohort and the control group; needed where a participant has T1w scans in several
@@ -231,7 +233,13 @@ export interface RunSettings {
    * rerun does not mix in subjects explained under the earlier rule (the centre's voxel).
    */
   searchPoints: typeof SEARCH_POINT_RULE;
+  /** The model grid's geometry (dims, affine, xformCode): what decides the maps, never voxels. */
   grid: Grid;
+  /**
+   * The --grid file the geometry was read from; absent for a standard grid. Not fingerprinted:
+   * another file with the same geometry gives the same maps, so a rerun keeps its subjects.
+   */
+  gridFile?: string;
   sigmaMm: number[];
   mode: GlasMode;
   baseline: string;
@@ -246,6 +254,8 @@ export interface RunSettings {
   control?: string;
   /** BIDS --group-column/--group that picked the cohort's participants; null when none. */
   group?: { column: string; value: string } | null;
+  /** BIDS --group-column/--control-group that picked the control participants; absent when none. */
+  controlGroup?: { column: string; value: string };
   /**
    * BIDS --space whose T1w scans were explained ("MNI152NLin6Asym:res-2"); null when none. Not
    * fingerprinted: it picks which file is a subject's scan, and that file's path and sha256 are
@@ -276,8 +286,10 @@ export function fingerprintOf(settings: RunSettings): string {
     permutations: _p,
     seed: _sd,
     group: _g,
+    controlGroup: _cg,
     space: _sp,
     shard: _s,
+    gridFile: _gf,
     device: _d,
     perturbation: _pt,
     ...rest
@@ -285,10 +297,39 @@ export function fingerprintOf(settings: RunSettings): string {
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
 }
 
+/**
+ * A scan in both the cohort and the control group would be compared with itself: the group
+ * difference silently shrinks toward nothing. Refused, naming the scan(s) and the fix.
+ */
+function checkNoSharedScans(
+  cohort: readonly { path: string }[],
+  control: readonly { path: string }[],
+  options: RunOptions,
+): void {
+  if (control.length === 0) return;
+  const inCohort = new Set(cohort.map((s) => resolve(s.path)));
+  const shared = control.map((s) => resolve(s.path)).filter((p) => inCohort.has(p));
+  if (shared.length === 0) return;
+  const named =
+    shared.slice(0, 3).join(', ') + (shared.length > 3 ? ` and ${shared.length - 3} more` : '');
+  const fix =
+    options.group !== undefined && options.controlGroup === undefined
+      ? `--group ${options.group} picks only the cohort's participants: give --control-group VALUE to pick the control participants by --group-column ${options.groupColumn ?? 'group'} (e.g. --control-group CN), or point --control at other scans.`
+      : 'point --control at other scans than --cohort.';
+  throw new OptionError(
+    `${shared.length} scan(s) are in both --cohort and --control (${named}): a group would be compared with itself; ${fix}`,
+  );
+}
+
 export async function runCohort(options: RunOptions): Promise<RunSummary> {
   const emit = options.onEvent ?? (() => undefined);
   const out = resolve(options.out);
   checkGroupOptions(options);
+  if (options.controlGroup !== undefined && (options.group === undefined || !options.control)) {
+    throw new OptionError(
+      `--control-group ${options.controlGroup} needs --control (a BIDS folder) and --group VALUE: the control participants are picked by the same --group-column as the cohort's.`,
+    );
+  }
   // A malformed --space is refused before the model is loaded.
   const space = options.space !== undefined ? parseSpace(options.space).text : undefined;
   if (!existsSync(options.model)) throw new OptionError(`${options.model}: no such model file.`);
@@ -417,8 +458,18 @@ async function runWith(
     }
     return subjects;
   };
-  const cohort = shardOf(await discover(options.cohort, '--cohort', options), shard);
-  const allControl = options.control ? await discover(options.control, '--control') : [];
+  const cohortAll = await discover(options.cohort, '--cohort', options);
+  const cohort = shardOf(cohortAll, shard);
+  const allControl = options.control
+    ? await discover(
+        options.control,
+        '--control',
+        options.controlGroup !== undefined
+          ? { groupColumn: options.groupColumn, group: options.controlGroup }
+          : {},
+      )
+    : [];
+  checkNoSharedScans(cohortAll, allControl, options);
   const control = shardOf(allControl, shard);
   const baselineName = options.baseline ?? 'template';
   if (baselineName === 'control' && !options.control) {
@@ -451,6 +502,7 @@ async function runWith(
     },
     searchPoints: SEARCH_POINT_RULE,
     grid,
+    ...(options.grid !== undefined && { gridFile: resolve(options.grid) }),
     sigmaMm: options.sigmaMm ?? [DEFAULT_SIGMA_MM],
     mode: options.mode ?? 'fusion',
     baseline: baselineName,
@@ -468,6 +520,9 @@ async function runWith(
       options.group === undefined
         ? null
         : { column: options.groupColumn ?? 'group', value: options.group },
+    ...(options.controlGroup !== undefined && {
+      controlGroup: { column: options.groupColumn ?? 'group', value: options.controlGroup },
+    }),
     space: options.space ?? null,
     ...(shard.count > 1 && { shard: `${shard.index}/${shard.count}` }),
     device: classifier.device,

@@ -25,7 +25,8 @@ const XFORM_MNI_152 = 4;
 export class SubjectError extends Glas3dError {}
 
 /**
- * The model's grid: `--grid` when given (its `xformCode` too), else the standard grid with the
+ * The model's grid: `--grid`'s geometry when given (dims, affine and `xformCode`, never its
+ * voxels), else the standard grid with the
  * model's dims, in MNI-152 space (xformCode 4): the space the run's maps are written in.
  */
 export function modelGrid(gridDims: readonly number[], reference?: Grid): Grid {
@@ -39,7 +40,13 @@ export function modelGrid(gridDims: readonly number[], reference?: Grid): Grid {
       throw new OptionError(
         `--grid ${positionUnknownText('the reference')} Give a reference whose header places it.`,
       );
-    return reference;
+    // Only the geometry: a Volume given here would carry its voxels (and its source header) into
+    // run.json, every sidecar and the fingerprint, where only where the maps lie counts.
+    return {
+      dims: [...reference.dims] as Grid['dims'],
+      affine: reference.affine.map((row) => [...row]),
+      ...(reference.xformCode !== undefined && { xformCode: reference.xformCode }),
+    };
   }
   const known = Object.values(MNI_GRIDS).find((g) => g.dims.every((d, i) => d === gridDims[i]));
   if (!known) {

@@ -37,6 +37,7 @@ interface RunFlags extends VolumeFlags {
   shard?: string;
   groupColumn?: string;
   group?: string;
+  controlGroup?: string;
   space?: string;
   spaceCheck: boolean;
   seed: number;
@@ -96,6 +97,10 @@ export function register(program: Command, io: CliIo): void {
       'BIDS: participants.tsv column holding the group (default "group"; needs --group)',
     )
     .option('--group <value>', 'BIDS: explain only participants of this group (exact value)')
+    .option(
+      '--control-group <value>',
+      'BIDS: the --control participants of this group, by the same --group-column (needs --group)',
+    )
     .option(
       '--space <label>',
       "BIDS: explain each participant's T1w in this template space, as fMRIPrep's --output-spaces names it (e.g. MNI152NLin6Asym:res-2)",
@@ -181,6 +186,7 @@ export function register(program: Command, io: CliIo): void {
         shard: flags.shard ? parseShard(flags.shard) : undefined,
         groupColumn: flags.groupColumn,
         group: flags.group,
+        controlGroup: flags.controlGroup,
         space: flags.space,
         checkSpace: flags.spaceCheck,
         seed: flags.seed,
