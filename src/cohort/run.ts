@@ -401,7 +401,10 @@ async function runWith(
   gridVolume?: Volume,
 ): Promise<RunSummary> {
   const axes = volumeModelAxes(classifier, options.model);
-  const grid = modelGrid(axes.gridDims, gridVolume);
+  const grid = modelGrid(axes.gridDims, gridVolume, {
+    grid: options.grid,
+    model: classifier.modelName,
+  });
   const atlas = await loadAtlas(options.atlas ?? 'aal', {
     names: options.names,
     template: options.template,

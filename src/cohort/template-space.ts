@@ -29,11 +29,19 @@ export class SubjectError extends Glas3dError {}
  * voxels), else the standard grid with the
  * model's dims, in MNI-152 space (xformCode 4): the space the run's maps are written in.
  */
-export function modelGrid(gridDims: readonly number[], reference?: Grid): Grid {
+export function modelGrid(
+  gridDims: readonly number[],
+  reference?: Grid,
+  names: { grid?: string; model?: string } = {},
+): Grid {
   if (reference) {
     if (reference.dims.some((d, i) => d !== gridDims[i])) {
+      const dims = gridDims.join('×');
       throw new OptionError(
-        `--grid is ${reference.dims.join('×')} but the model takes ${gridDims.join('×')}.`,
+        `--grid ${names.grid ?? ''} is ${reference.dims.join('×')} but the model ${names.model ?? ''} takes ${dims}: give a --grid volume on the model's ${dims} grid.`.replace(
+          / {2}/g,
+          ' ',
+        ),
       );
     }
     if (positionUnknown(reference))
@@ -148,7 +156,7 @@ export function prepareSubject(
     }
     if (templateCorrelation < MIN_TEMPLATE_CORRELATION) {
       throw new SubjectError(
-        `${name}: the scan does not line up with the template (smoothed correlation ${templateCorrelation.toFixed(2)} < ${MIN_TEMPLATE_CORRELATION}): it looks like a scan in native space. Register it to the template (MNI) first (e.g. FSL FLIRT/FNIRT, ANTs, SPM normalise), or pass --no-space-check if you are sure it is normalized.`,
+        `${name}: the scan does not line up with the template (smoothed correlation ${templateCorrelation.toFixed(2)} < ${MIN_TEMPLATE_CORRELATION}): it looks like a scan in native space, or one brain-extracted where the template is not (or the reverse: the bundled Colin27 is brain-extracted; a --template must match the scans). Register it to the template (MNI) first (e.g. FSL FLIRT/FNIRT, ANTs, SPM normalise), or pass --no-space-check if you are sure it is normalized.`,
       );
     }
   }

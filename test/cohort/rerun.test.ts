@@ -12,7 +12,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.js';
 import { runCohort, sha256File, type RunEvent } from '../../src/cohort/run.js';
 import { Glas3dError } from '../../src/errors.js';
-import { readVolume, writeVolume, type Volume } from '../../src/volume/index.js';
+import { MNI_GRIDS, readVolume, writeVolume, type Volume } from '../../src/volume/index.js';
+import { modelGrid } from '../../src/cohort/template-space.js';
 import { buildLinearOracle, GraphBuilder } from '../../src/model/index.js';
 import { oracleWorld, parseCsv, regionWeights } from '../explain/oracle-fixtures.js';
 import { makeCohort, TARGETS, type CohortFixture } from './cohort-fixtures.js';
@@ -447,6 +448,17 @@ describe('--grid records the geometry, never the voxels', () => {
     const again = await run(cohort, out, { grid: gridB });
     expect([again.skipped, again.explained]).toEqual([1, 0]);
     expect(JSON.parse(await readFile(join(out, 'run.json'), 'utf8')).gridFile).toBe(resolve(gridB));
+  });
+});
+
+describe('a --grid on another grid than the model takes', () => {
+  it('is refused naming the --grid file, the model and the fix', () => {
+    const model = MNI_GRIDS.mni2mm.dims; // the model's grid
+    const reference = MNI_GRIDS[Object.keys(MNI_GRIDS).find((k) => k !== 'mni2mm')!];
+    expect(() => modelGrid(model, reference, { grid: 'ref.nii.gz', model: 'm.onnx' })).toThrow(
+      `--grid ref.nii.gz is ${reference.dims.join('×')} but the model m.onnx takes 91×109×91: give a --grid volume on the model's 91×109×91 grid.`,
+    );
+    expect(modelGrid(model, MNI_GRIDS.mni2mm).dims).toEqual([91, 109, 91]);
   });
 });
 
