@@ -336,6 +336,79 @@ describe.skipIf(missing !== undefined)(
       }
     });
 
+    it('a map with tiny values (~1e-7, a real subject’s) is drawn graded, not in one colour', async () => {
+      // NiiVue's overlay shader divides by max(1e-5, cal_max - cal_min): unscaled, every voxel
+      // of such a map above the threshold gets the colormap's first colour.
+      const dir = join(await mkdtemp(join(tmpdir(), 'glas3d-view-tiny-')), 'results');
+      await cp(run.results, dir, { recursive: true });
+      const file = join(dir, 'sub-01/sub-01_desc-glas_sigma-10_saliency.nii.gz');
+      const v = await readVolume(file);
+      const [nx, ny, nz] = v.dims;
+      const data = new Float32Array(v.data.length);
+      const centre = (fx: number): Vec3 => [
+        Math.round(nx * fx),
+        Math.round(ny / 2),
+        Math.round(nz / 2),
+      ];
+      const blobs: [Vec3, number][] = [
+        [centre(0.35), 0.4e-7],
+        [centre(0.65), 1.0e-7],
+      ];
+      for (const [[ci, cj, ck], value] of blobs)
+        for (let k = ck - 2; k <= ck + 2; k++)
+          for (let j = cj - 2; j <= cj + 2; j++)
+            for (let i = ci - 2; i <= ci + 2; i++) data[i + nx * (j + ny * k)] = value;
+      await writeVolume(file, { ...v, data });
+      const s = await startViewServer({ resultsDir: dir });
+      try {
+        const { page: p, errors: errs } = await open(browser, s.url);
+        expect(errs).toEqual([]);
+        await p.selectOption('#atlas-mode', 'off');
+        // Opaque overlay: the colours read back are the colormap's own.
+        await p.evaluate(
+          "(o => { o.value = '1'; o.dispatchEvent(new Event('input')); })(document.getElementById('opacity'))",
+        );
+        await p.evaluate(async () => {
+          await window.glas3dViewer.selectSubject('01');
+          await window.glas3dViewer.selectSigma(10);
+          await window.glas3dViewer.setThreshold(0.1);
+        });
+        const mm = blobs.map(([ijk]) => voxelToMm(v, ijk) as Vec3);
+        // The axial slice through both blobs, the crosshair lines away from them.
+        await p.evaluate((m) => window.glas3dViewer.setCrosshairMm(m), [
+          (mm[0][0] + mm[1][0]) / 2,
+          mm[0][1] - 30,
+          mm[0][2],
+        ] as Vec3);
+        await idle(p);
+        const { data: px, info } = await sharp(
+          await p.screenshot({ path: join(OUTPUT, 'tiny-map-page.png') }),
+        )
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        const colours: number[][] = [];
+        for (const m of mm) {
+          const xy = await p.evaluate((q) => window.glas3dViewer.mmToClient(q), m);
+          expect(xy).not.toBeNull();
+          const c = (Math.round(xy![1]) * info.width + Math.round(xy![0])) * info.channels;
+          colours.push([px[c], px[c + 1], px[c + 2]]);
+        }
+        // Warm colormap: 0.4 of the maximum is orange, the maximum yellow.
+        const [low, high] = colours;
+        expect(low[0]).toBeGreaterThan(200);
+        expect(high[0]).toBeGreaterThan(200);
+        expect(high[1] - low[1]).toBeGreaterThan(60);
+        // The readouts stay in the map's own units.
+        expect(await p.locator('#map-info').innerText()).toContain('max 1.0e-7');
+        const ticks = (await p.evaluate(() => window.glas3dViewer.colorbarLabels())).map(Number);
+        expect(Math.max(...ticks)).toBeGreaterThan(0.3e-7);
+        expect(Math.max(...ticks)).toBeLessThanOrEqual(1.0001e-7);
+        await p.close();
+      } finally {
+        await s.close();
+      }
+    });
+
     it('glas3d figure writes the same figure headless', async () => {
       const out = join(OUTPUT, 'figure-cli.png');
       const r = await runCli([

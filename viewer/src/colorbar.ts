@@ -17,12 +17,23 @@ type ColorbarCore = (
   isAlphaThreshold: boolean,
 ) => void;
 
-/** Make the colour bar's labels readable at any scale; `labels` gets the last bar's labels. */
-export function readableColorbarTicks(nv: Niivue, labels: string[]): void {
+/**
+ * Make the colour bar's labels readable at any scale; `labels` gets the last bar's labels.
+ * `displayScale` gives the bar's layer's display units per unit of the map (the page may show a
+ * tiny map scaled up, see main.ts): the labels are written in the map's own units.
+ */
+export function readableColorbarTicks(
+  nv: Niivue,
+  labels: string[],
+  displayScale: () => number = () => 1,
+): void {
   const target = nv as unknown as { drawColorbarCore: ColorbarCore; drawTextBelow: TextBelow };
   const core = target.drawColorbarCore.bind(nv) as ColorbarCore;
   const textBelow = target.drawTextBelow.bind(nv) as TextBelow;
-  target.drawColorbarCore = (layer, ltwh, negative, min, max, alpha) => {
+  target.drawColorbarCore = (layer, ltwh, negative, shownMin, shownMax, alpha) => {
+    const unit = displayScale();
+    const min = shownMin / unit;
+    const max = shownMax / unit;
     const span = Math.max(Math.abs(min), Math.abs(max));
     const k = span > 0 && span < 1e-3 ? 10 ** -Math.floor(Math.log10(span)) : 1;
     labels.length = 0;

@@ -205,8 +205,36 @@ function styleAtlas(): void {
   nv.opts.atlasOutline = state.atlasMode === 'outline' ? 0.55 : 0;
 }
 
+/**
+ * Display units per unit of the map, for each overlay (1 when unscaled). NiiVue 0.69's overlay
+ * shader divides by `max(0.00001, cal_max - cal_min)`, so a map whose values are ~1e-7 (a
+ * subject's saliency) maps every voxel above the threshold to the colormap's first entry.
+ * Such a map is shown scaled by a power of ten that brings its maximum into [1, 10): the scale
+ * goes into the image's scl_slope/scl_inter in memory (the file is untouched, the texture
+ * holds the same raw values), and everything the page writes (maximum, colour-bar labels) is
+ * divided by it again, so it reads in the map's own units.
+ */
+const displayScales = new WeakMap<NVImage, number>();
+
+function displayScaleOf(image: NVImage): number {
+  let k = displayScales.get(image);
+  if (k === undefined) {
+    const max = maxOf(image); // the map's own units: computed (and cached) before scaling
+    k = max > 0 && max < 1 && Number.isFinite(max) ? 10 ** -Math.floor(Math.log10(max)) : 1;
+    if (k !== 1 && image.hdr) {
+      image.hdr.scl_slope = (image.hdr.scl_slope || 1) * k;
+      image.hdr.scl_inter = (image.hdr.scl_inter ?? 0) * k;
+      // NiiVue's own range (used if it recomputes cal_min/cal_max) follows the new scale.
+      image.calMinMax();
+    }
+    displayScales.set(image, k);
+  }
+  return k;
+}
+
 function styleOverlay(overlay: NVImage): void {
-  const max = maxOf(overlay);
+  const k = displayScaleOf(overlay);
+  const max = maxOf(overlay) * k;
   // NiiVue recomputes the image's intensity range on every colormap assignment.
   if (overlay.colormap !== state.colormap) overlay.colormap = state.colormap;
   overlay.opacity = state.opacity;
@@ -300,7 +328,8 @@ function refreshSelectors(): void {
 const subjectTables = new Map<string, Promise<string>>();
 
 const FLAT_CHART: ChartSpec = {
-  title: 'No ranking: the explanations are flat, the table’s order is rounding noise (not evidence)',
+  title:
+    'No ranking: the explanations are flat, the table’s order is rounding noise (not evidence)',
   bars: 0,
 };
 
@@ -814,7 +843,9 @@ async function start(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve));
   await nv.attachTo('gl');
   skipGradientPasses(nv);
-  readableColorbarTicks(nv, colorbarLabels);
+  readableColorbarTicks(nv, colorbarLabels, () =>
+    overlayImage ? displayScaleOf(overlayImage) : 1,
+  );
   performance.mark('glas3d:niivue');
   wire();
   refreshSelectors();
