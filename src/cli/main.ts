@@ -29,6 +29,9 @@ export function buildProgram(io: CliIo, commands: RegisterCommand[] = COMMANDS):
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError('(glas3d --help lists the commands)');
   for (const register of commands) register(program, io);
+  // A usage error in a command points at that command's options.
+  for (const command of program.commands)
+    command.showHelpAfterError(`(glas3d ${command.name()} --help lists its options)`);
   return program;
 }
 

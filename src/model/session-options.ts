@@ -1,5 +1,5 @@
 /** The onnxruntime session options of every session glas3d creates, per execution provider. */
-import type * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 
 export type Device = 'cpu' | 'cuda' | 'webgpu';
 
@@ -24,7 +24,9 @@ export function sessionOptions(
     intraOpNumThreads: threads,
     // One model runs at a time: parallelism lives inside operators.
     interOpNumThreads: 1,
-    // Errors only: warnings about node placement are noise for users.
-    logSeverityLevel: 3,
+    // Errors only: warnings about node placement are noise for users. Where the process asked for
+    // fatal lines only (the CLI: its own message carries onnxruntime's error), a failed run
+    // prints none either.
+    logSeverityLevel: ort.env.logLevel === 'fatal' ? 4 : 3,
   };
 }

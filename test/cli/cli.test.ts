@@ -256,3 +256,13 @@ describe('as a process', () => {
     expect(code).toBe(0);
   });
 });
+
+describe('usage errors', () => {
+  it("point at the command's own --help, not the command list", async () => {
+    const r = await runCli(['run', '--cohort', 'x', '--model', 'm.onnx', '--bootstrap', '5']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/unknown option '--bootstrap'/);
+    expect(r.stderr).toMatch(/glas3d run --help lists its options/);
+    expect((await runCli(['nosuchcommand'])).stderr).toMatch(/glas3d --help lists the commands/);
+  });
+});
