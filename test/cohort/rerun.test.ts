@@ -525,3 +525,28 @@ describe('the same scan in --cohort and --control', () => {
     ).rejects.toThrow(/--control-group CN needs --control .* and --group VALUE/);
   });
 });
+
+describe('--bootstrap and --permutations', () => {
+  it('set the replicates of the CI and of the p-values, and are recorded in run.json', async () => {
+    const cohort = await cohortOf({ 'sub-a.nii.gz': 'sub-01.nii.gz' });
+    const control = await cohortOf({
+      'sub-b.nii.gz': 'sub-02.nii.gz',
+      'sub-c.nii.gz': 'sub-03.nii.gz',
+    });
+    const out = join(fx.dir, 'replicates-out');
+    const r = await runCli([
+      ...['run', '--cohort', cohort, '--control', control, '--out', out, '--model', fx.model],
+      ...['--baseline', 'zero', '--quiet', '--permutations', '9', '--bootstrap', '50'],
+    ]);
+    expect(r.stderr).not.toMatch(/unknown option|bug/);
+    const settings = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
+    expect(settings).toMatchObject({ bootstrap: 50, permutations: 9 });
+    // p = (1 + #{|d*| ≥ |d|}) / (1 + permutations): with 9 permutations, tenths.
+    const rows = parseCsv(await readFile(join(out, 'regions.csv'), 'utf8'));
+    const ps = rows.map((row) => Number(row.p)).filter((p) => Number.isFinite(p));
+    expect(ps.length).toBeGreaterThan(0);
+    for (const p of ps) expect(Math.abs(p * 10 - Math.round(p * 10))).toBeLessThan(1e-9);
+    const bad = await runCli(['run', '--cohort', cohort, '--model', fx.model, '--bootstrap', '0']);
+    expect(bad.stderr).toMatch(/--bootstrap 0: give a whole number ≥ 1/);
+  });
+});

@@ -41,6 +41,8 @@ interface RunFlags extends VolumeFlags {
   space?: string;
   spaceCheck: boolean;
   seed: number;
+  bootstrap: number;
+  permutations: number;
 }
 
 export function register(program: Command, io: CliIo): void {
@@ -107,6 +109,18 @@ export function register(program: Command, io: CliIo): void {
     )
     .option('--no-space-check', 'do not refuse scans that do not line up with the template')
     .option('--seed <n>', 'seed of the bootstrap and permutations', parseCount('--seed'), 1)
+    .option(
+      '--bootstrap <n>',
+      "bootstrap replicates of each region's confidence interval",
+      parseCount('--bootstrap', 1),
+      2000,
+    )
+    .option(
+      '--permutations <n>',
+      'label permutations of each region’s p-value against the controls',
+      parseCount('--permutations', 1),
+      5000,
+    )
     .option('--json', 'print a machine-readable summary on stdout')
     .option('--quiet', 'no progress')
     .action(async (flags: RunFlags) => {
@@ -190,6 +204,8 @@ export function register(program: Command, io: CliIo): void {
         space: flags.space,
         checkSpace: flags.spaceCheck,
         seed: flags.seed,
+        bootstrap: flags.bootstrap,
+        permutations: flags.permutations,
         onEvent,
       }).finally(() => process.off('SIGINT', interrupted).off('SIGTERM', interrupted));
       printSummary(io, summary, flags);
