@@ -37,9 +37,13 @@ const isQuantizedProto = (model: OnnxTypes.IModelProto): boolean =>
     (QUANTIZED_OPS as readonly string[]).includes(n.opType ?? ''),
   );
 
-/** Whether a model keeps some initializer in an external data file (model.onnx.data). */
-const hasExternalData = (model: OnnxTypes.IModelProto): boolean =>
-  (model.graph?.initializer ?? []).some((t) => t.dataLocation === 1);
+/** The first initializer a model keeps in an external data file (model.onnx.data), if any. */
+export const externalInitializer = (
+  model: OnnxTypes.IModelProto,
+): OnnxTypes.ITensorProto | undefined =>
+  (model.graph?.initializer ?? []).find(
+    (t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL,
+  );
 
 /** Values of an int8/uint8/int32/float initializer as numbers. */
 function tensorValues(t: OnnxTypes.ITensorProto): Float64Array {
@@ -266,7 +270,7 @@ export async function modelSource(
   try {
     const proto = onnx.ModelProto.decode(new Uint8Array(bytes));
     quantized = isQuantizedProto(proto);
-    externalData = hasExternalData(proto);
+    externalData = externalInitializer(proto) !== undefined;
   } catch {
     // Not an ONNX model: the session says so, with the usual message.
   }

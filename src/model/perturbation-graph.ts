@@ -34,6 +34,7 @@ import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { ModelError, OptionError } from '../errors.js';
 import { writeFileAtomic } from '../volume/atomic.js';
+import { externalInitializer } from './dequantize.js';
 import { GraphBuilder, type Dim } from './onnx-graph.js';
 
 const { onnx } = onnxProto;
@@ -344,7 +345,7 @@ export function combineWithPerturbation(
     throw new ModelError(
       `${modelName} uses ONNX opset ${opsetVersion}; in-graph perturbation needs opset ${MIN_OPSET} or later — re-export the model with a newer opset, or use --perturbation host`,
     );
-  const external = (graph.initializer ?? []).find((t) => t.dataLocation === 1);
+  const external = externalInitializer(model);
   if (external)
     throw new ModelError(
       `${modelName} keeps initializer '${external.name}' in external data, which a combined model cannot reach; use --perturbation host, or save the model with its weights inside`,
